@@ -1,0 +1,3 @@
+using SharpTables.Cli;
+
+return SharpTablesCli.Run(args, Console.Out, Console.Error, Console.In);

@@ -1,0 +1,171 @@
+using SharpTables.Rules;
+using SharpTables.Rules.Commands;
+using SharpTables.Rules.Model;
+using SharpTables.Rules.Parsing;
+using SharpTables.Rules.Storage;
+
+namespace SharpTables.Cli;
+
+/// <summary>
+/// The <c>sharptables</c> command: iptables' command line on a ruleset kept in the state directory,
+/// plus <c>save</c> and <c>restore</c> (also reachable as sharptables-save / sharptables-restore
+/// through <c>--as NAME</c>, which the wrapper scripts pass).
+/// </summary>
+public static class SharpTablesCli
+{
+    public const string Version = "0.1.0";
+
+    public static int Run(string[] argv, TextWriter stdout, TextWriter stderr, TextReader stdin)
+    {
+        var args = argv.ToList();
+        string prog = "sharptables";
+        string? stateDir = null;
+        // Our own options, taken out before iptables parsing sees the words.
+        for (int i = 0; i < args.Count;)
+        {
+            if (args[i] == "--as" && i + 1 < args.Count) { prog = args[i + 1]; args.RemoveRange(i, 2); continue; }
+            if (args[i] == "--state-dir" && i + 1 < args.Count) { stateDir = args[i + 1]; args.RemoveRange(i, 2); continue; }
+            if (args[i].StartsWith("--state-dir=", StringComparison.Ordinal)) { stateDir = args[i][12..]; args.RemoveAt(i); continue; }
+            i++;
+        }
+        if (args.Count > 0 && args[0] is "save" or "restore")
+        {
+            prog = "sharptables-" + args[0];
+            args.RemoveAt(0);
+        }
+        var store = new StateStore(StateStore.ResolveDirectory(stateDir));
+        try
+        {
+            return prog switch
+            {
+                "sharptables-save" => SaveCommand(args, store, stdout, prog),
+                "sharptables-restore" => RestoreCommand(args, store, stdout, stdin, prog),
+                _ => IptablesCommand(args, store, stdout),
+            };
+        }
+        catch (XtablesException e)
+        {
+            string name = prog;
+            ProgramNames.Main = "sharptables";
+            if (e.Line is { } line && prog == "sharptables-restore")
+            {
+                stderr.WriteLine(RenderRestoreError(e, prog, line));
+            }
+            else
+            {
+                stderr.WriteLine(e.Render(name));
+            }
+            Hints.Write(argv, stderr);
+            return (int)e.Exit;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"{prog}: {e.Message}");
+            return 4;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"{prog}: {e.Message} (state directory {store.Directory}; use --state-dir or SHARPTABLES_STATE_DIR)");
+            return 4;
+        }
+    }
+
+    /// <summary>iptables-restore adds the line after the message and before "Try".</summary>
+    private static string RenderRestoreError(XtablesException e, string prog, int line)
+    {
+        if (e.Style == ErrorStyle.Short && e.Exit == XtablesExit.OtherProblem && e.Message.StartsWith("line ", StringComparison.Ordinal))
+            return $"{prog}: {e.Message}";
+        var first = e.Style switch
+        {
+            ErrorStyle.Versioned => $"{prog} {XtablesException.VersionTag}: {e.Message}",
+            ErrorStyle.Short => $"{prog}: {e.Message}",
+            _ => e.Message,
+        };
+        var text = first + $"\nError occurred at line: {line}";
+        if (e.Exit == XtablesExit.ParameterProblem)
+            text += $"\nTry `{prog} -h' or '{prog} --help' for more information.";
+        return text;
+    }
+
+    private static int IptablesCommand(List<string> args, StateStore store, TextWriter stdout)
+    {
+        ProgramNames.Main = "sharptables";
+        if (args.Count == 1 && args[0] is "-V" or "--version")
+        {
+            stdout.WriteLine($"sharptables v{Version} (iptables {XtablesException.VersionTag} compatible)");
+            return 0;
+        }
+        using var _ = store.Lock();
+        var ruleset = store.Load();
+        var before = Restore.Save(ruleset, counters: true);
+        var exec = new CommandExecutor(ruleset);
+        var parser = new CommandParser(ruleset.Family, chainExists: exec.ChainExists);
+        var cmd = parser.Parse(args);
+        if (cmd.Version)
+        {
+            stdout.WriteLine($"sharptables v{Version} (iptables {XtablesException.VersionTag} compatible)");
+            return 0;
+        }
+        var output = exec.Execute(cmd);
+        stdout.Write(output);
+        if (Restore.Save(ruleset, counters: true) != before) store.Save(ruleset);
+        return 0;
+    }
+
+    private static int SaveCommand(List<string> args, StateStore store, TextWriter stdout, string prog)
+    {
+        bool counters = false;
+        string? table = null;
+        for (int i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "-c": case "--counters": counters = true; break;
+                case "-t": case "--table":
+                    if (i + 1 >= args.Count) throw Xt.Param("option \"-t\" requires an argument");
+                    table = args[++i];
+                    if (BuiltinTables.Find(table) == null)
+                        throw new XtablesException(XtablesExit.VersionProblem, $"table '{table}' does not exist") { };
+                    break;
+                default:
+                    throw Xt.Param($"unknown option \"{args[i]}\"");
+            }
+        }
+        ProgramNames.Save = prog;
+        using var _ = store.Lock();
+        var ruleset = store.Load();
+        stdout.Write(Restore.Save(ruleset, counters, table, DateTime.Now));
+        return 0;
+    }
+
+    private static int RestoreCommand(List<string> args, StateStore store, TextWriter stdout, TextReader stdin, string prog)
+    {
+        bool counters = false, noflush = false, test = false;
+        string? table = null, file = null;
+        for (int i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "-c": case "--counters": counters = true; break;
+                case "-n": case "--noflush": noflush = true; break;
+                case "-t": case "--test": test = true; break;
+                case "-v": case "--verbose": case "-w": case "--wait": break;
+                case "-T": case "--table":
+                    if (i + 1 >= args.Count) throw Xt.Param("option \"-T\" requires an argument");
+                    table = args[++i];
+                    break;
+                default:
+                    if (args[i].StartsWith('-') && args[i] != "-") throw Xt.Param($"unknown option \"{args[i]}\"");
+                    file = args[i];
+                    break;
+            }
+        }
+        ProgramNames.Restore = prog;
+        string text = file == null || file == "-" ? stdin.ReadToEnd() : File.ReadAllText(file);
+        using var _ = store.Lock();
+        var ruleset = store.Load();
+        var updated = Restore.Apply(ruleset, text, new RestoreOptions { Counters = counters, NoFlush = noflush, OnlyTable = table });
+        if (!test) store.Save(updated);
+        return 0;
+    }
+}

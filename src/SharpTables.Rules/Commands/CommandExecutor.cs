@@ -1,0 +1,266 @@
+using System.Text;
+using SharpTables.Rules.Extensions;
+using SharpTables.Rules.Model;
+using SharpTables.Rules.Parsing;
+using SharpTables.Rules.Printing;
+
+namespace SharpTables.Rules.Commands;
+
+/// <summary>
+/// Applies a parsed iptables command to a <see cref="Ruleset"/> with iptables-nft's semantics and
+/// messages. A command that fails changes nothing: it works on a copy of the table and publishes
+/// the copy only on success (the nf_tables backend commits each command as one transaction).
+/// </summary>
+public sealed class CommandExecutor
+{
+    private readonly Ruleset _ruleset;
+
+    public CommandExecutor(Ruleset ruleset) => _ruleset = ruleset;
+
+    /// <summary>Parses and runs one command line; returns what iptables prints on stdout.</summary>
+    public string Run(IReadOnlyList<string> args)
+    {
+        var parser = new CommandParser(_ruleset.Family, chainExists: ChainExists);
+        var cmd = parser.Parse(args);
+        return Execute(cmd);
+    }
+
+    public bool ChainExists(string table, string chain) => _ruleset.Find(table)?.Find(chain) != null;
+
+    private static XtablesException NoChain() => Xt.Other("No chain/target/match by that name.");
+
+    public string Execute(ParsedCommand cmd)
+    {
+        if (cmd.Version) return $"{ProgramNames.Main} {XtablesException.VersionTag}\n";
+        if (cmd.Help) return Help.Text(ProgramNames.Main);
+
+        var existing = _ruleset.Find(cmd.Table);
+        bool listing = (cmd.Command & (Cmd.List | Cmd.ListRules)) != 0;
+        // Listing an absent table shows its empty built-in chains without creating it.
+        var table = existing?.Clone() ?? new Table(BuiltinTables.Find(cmd.Table)!);
+        var output = new StringBuilder();
+
+        switch (cmd.Command)
+        {
+            case Cmd.Append:
+            case Cmd.Insert:
+            case Cmd.Check:
+            case Cmd.Delete:
+            case Cmd.Replace:
+                RuleCommand(table, cmd);
+                break;
+            case Cmd.DeleteNum:
+            {
+                var c = Chain(table, cmd.Chain!);
+                if (cmd.RuleNumber > c.Rules.Count) throw NoChain();
+                c.Rules.RemoveAt(cmd.RuleNumber - 1);
+                break;
+            }
+            case Cmd.Flush:
+                if (cmd.Chain != null) Chain(table, cmd.Chain).Rules.Clear();
+                else foreach (var c in table.Chains) c.Rules.Clear();
+                break;
+            case Cmd.Zero:
+                Zero(table, cmd.Chain);
+                break;
+            case Cmd.ZeroNum:
+            {
+                var c = Chain(table, cmd.Chain!);
+                if (cmd.RuleNumber > c.Rules.Count) throw NoChain();
+                c.Rules[cmd.RuleNumber - 1].Counters = default;
+                break;
+            }
+            case Cmd.NewChain:
+                if (table.Find(cmd.Chain!) != null) throw Xt.Other("Chain already exists.");
+                table.AddUserChain(cmd.Chain!);
+                break;
+            case Cmd.DeleteChain:
+                DeleteChain(table, cmd.Chain);
+                break;
+            case Cmd.RenameChain:
+            {
+                var c = Chain(table, cmd.Chain!);
+                if (table.Find(cmd.NewName!) != null) throw Xt.Other("File exists.");
+                // iptables-nft lets a built-in chain be renamed (and then cannot list it); we refuse, as the legacy backend does.
+                if (c.IsBuiltin) throw Xt.Other("Invalid argument. Run `dmesg' for more information.");
+                if (cmd.NewName!.Length >= 29) throw Xt.Param($"chain name `{cmd.NewName}' too long (must be under 29 chars)");
+                RenameReferences(table, c.Name, cmd.NewName!);
+                c.Name = cmd.NewName!;
+                break;
+            }
+            case Cmd.SetPolicy:
+            {
+                var c = table.Find(cmd.Chain!);
+                if (c == null || !c.IsBuiltin) throw Xt.Other("Bad built-in chain name.");
+                if (cmd.Policy is not ("ACCEPT" or "DROP")) throw Xt.Other("Bad policy name. Run `dmesg' for more information.");
+                c.Policy = cmd.Policy;
+                if (cmd.Counters is { } pc) c.PolicyCounters = pc;
+                break;
+            }
+            case Cmd.List:
+            case Cmd.List | Cmd.Zero:
+            case Cmd.List | Cmd.ZeroNum:
+            case Cmd.ListRules:
+            case Cmd.ListRules | Cmd.Zero:
+            case Cmd.ListRules | Cmd.ZeroNum:
+                if (cmd.Chain != null && table.Find(cmd.Chain) == null) throw NoChain();
+                if ((cmd.Command & Cmd.List) != 0)
+                    output.Append(ListPrinter.List(table, cmd.Chain, cmd.RuleNumber, new ListOptions(cmd.Numeric, cmd.Verbose > 0, cmd.Exact, cmd.LineNumbers)));
+                else
+                    output.Append(SavePrinter.ListRules(table, cmd.Chain, cmd.RuleNumber, cmd.Verbose > 0));
+                if ((cmd.Command & Cmd.Zero) != 0) Zero(table, cmd.Chain);
+                if ((cmd.Command & Cmd.ZeroNum) != 0)
+                {
+                    var c = Chain(table, cmd.Chain!);
+                    if (cmd.RuleNumber <= c.Rules.Count) c.Rules[cmd.RuleNumber - 1].Counters = default;
+                }
+                if ((cmd.Command & (Cmd.Zero | Cmd.ZeroNum)) == 0)
+                    return output.ToString(); // nothing changed; do not create the table
+                break;
+            default:
+                throw Xt.Param("no command specified");
+        }
+
+        _ruleset.Replace(table);
+        return output.ToString();
+    }
+
+    private static Chain Chain(Table table, string name) => table.Find(name) ?? throw NoChain();
+
+    private static void Zero(Table table, string? chain)
+    {
+        IEnumerable<Chain> chains = chain == null ? table.Chains : [Chain(table, chain)];
+        foreach (var c in chains)
+        {
+            c.PolicyCounters = default;
+            foreach (var r in c.Rules) r.Counters = default;
+        }
+    }
+
+    private static void DeleteChain(Table table, string? name)
+    {
+        var victims = name == null ? table.UserChains.ToList() : [Chain(table, name)];
+        foreach (var c in victims)
+        {
+            // nft refuses to delete a chain that is still jumped to from a chain that stays.
+            bool referenced = table.Chains.Where(o => !victims.Contains(o))
+                .Any(o => o.Rules.Any(r => r.Rule.Target is JumpTarget j && j.Chain == c.Name));
+            if (c.IsBuiltin || referenced)
+                throw Xt.Resource($" CHAIN_DEL failed (Device or resource busy): chain {c.Name}");
+        }
+        foreach (var c in victims) table.RemoveChain(c);
+    }
+
+    private static void RenameReferences(Table table, string from, string to)
+    {
+        foreach (var c in table.Chains)
+            foreach (var r in c.Rules)
+                if (r.Rule.Target is JumpTarget j && j.Chain == from)
+                    r.Rule = new Rule(r.Rule.Header, r.Rule.Matches, new JumpTarget(to, j.IsGoto));
+    }
+
+    private static void RuleCommand(Table table, ParsedCommand cmd)
+    {
+        var chain = table.Find(cmd.Chain!);
+        if (chain == null)
+        {
+            if (cmd.Command is Cmd.Delete or Cmd.Check) throw NoChain();
+            throw NoChain();
+        }
+        var counters = cmd.Counters ?? default;
+        switch (cmd.Command)
+        {
+            case Cmd.Append:
+                foreach (var rule in cmd.Rules)
+                {
+                    KernelCheck(table, chain, rule, "RULE_APPEND");
+                    chain.Rules.Add(new RuleEntry(rule, counters));
+                }
+                break;
+            case Cmd.Insert:
+                foreach (var rule in cmd.Rules)
+                {
+                    if (cmd.RuleNumber > chain.Rules.Count + 1) throw Xt.Other("Index of insertion too big.");
+                    KernelCheck(table, chain, rule, "RULE_INSERT");
+                    chain.Rules.Insert(cmd.RuleNumber - 1, new RuleEntry(rule, counters));
+                }
+                break;
+            case Cmd.Replace:
+                if (cmd.RuleNumber > chain.Rules.Count) throw NoChain();
+                KernelCheck(table, chain, cmd.Rules[0], "RULE_REPLACE");
+                chain.Rules[cmd.RuleNumber - 1] = new RuleEntry(cmd.Rules[0], counters);
+                break;
+            case Cmd.Delete:
+                foreach (var rule in cmd.Rules)
+                {
+                    int i = chain.Rules.FindIndex(e => e.Rule.SameAs(rule));
+                    if (i < 0) throw Xt.Other("Bad rule (does a matching rule exist in that chain?).");
+                    chain.Rules.RemoveAt(i);
+                }
+                break;
+            case Cmd.Check:
+                foreach (var rule in cmd.Rules)
+                    if (!chain.Rules.Any(e => e.Rule.SameAs(rule)))
+                        throw Xt.Other("Bad rule (does a matching rule exist in that chain?).");
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The kernel's checks when a rule is committed: its extensions against the table and the
+    /// hooks its chain is reachable from, jumps to built-in chains, and loops.
+    /// </summary>
+    public static void KernelCheck(Table table, Chain chain, Rule rule, string op)
+    {
+        XtablesException Fail(string errno) => Xt.Resource($" {op} failed ({errno}): rule in chain {chain.Name}");
+
+        if (rule.Target is JumpTarget j)
+        {
+            var dest = table.Find(j.Chain);
+            if (dest != null && dest.IsBuiltin) throw Fail("Operation not supported");
+            if (dest != null && (dest == chain || Reaches(table, dest, chain.Name))) throw Fail("Too many links");
+        }
+        var hooks = HooksReaching(table, chain);
+        var ctx = new KernelCheckContext { Table = table.Name, Hooks = hooks, Header = rule.Header };
+        foreach (var m in rule.Matches)
+            if (m.CheckEntry(ctx) is { } e) throw Fail(e);
+        if (rule.Target != null && rule.Target.CheckEntry(ctx) is { } te) throw Fail(te);
+
+        // A jump makes the target chain reachable from more hooks: its rules must accept those too.
+        if (rule.Target is JumpTarget jt && table.Find(jt.Chain) is { } target)
+        {
+            foreach (var c in ChainsFrom(table, target))
+                foreach (var r in c.Rules)
+                {
+                    var c3 = new KernelCheckContext { Table = table.Name, Hooks = hooks, Header = r.Rule.Header };
+                    foreach (var m in r.Rule.Matches)
+                        if (m.CheckEntry(c3) is { } e) throw Fail(e);
+                    if (r.Rule.Target != null && r.Rule.Target.CheckEntry(c3) is { } te2) throw Fail(te2);
+                }
+        }
+    }
+
+    private static bool Reaches(Table table, Chain from, string to) =>
+        ChainsFrom(table, from).Any(c => c.Name == to);
+
+    /// <summary>The chain and every chain reachable from it through jumps.</summary>
+    private static List<Chain> ChainsFrom(Table table, Chain start)
+    {
+        var seen = new List<Chain> { start };
+        for (int i = 0; i < seen.Count; i++)
+            foreach (var r in seen[i].Rules)
+                if (r.Rule.Target is JumpTarget j && table.Find(j.Chain) is { } next && !seen.Contains(next))
+                    seen.Add(next);
+        return seen;
+    }
+
+    /// <summary>The hooks whose built-in chains reach <paramref name="chain"/>.</summary>
+    public static HookMask HooksReaching(Table table, Chain chain)
+    {
+        var mask = HookMask.None;
+        foreach (var b in table.Chains)
+            if (b.Hook is { } h && ChainsFrom(table, b).Contains(chain))
+                mask |= (HookMask)(1 << (int)h);
+        return mask;
+    }
+}

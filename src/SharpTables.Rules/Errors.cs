@@ -1,0 +1,85 @@
+namespace SharpTables.Rules;
+
+/// <summary>xtables exit codes (enum xtables_exittype).</summary>
+public enum XtablesExit { Ok = 0, OtherProblem = 1, ParameterProblem = 2, VersionProblem = 3, ResourceProblem = 4 }
+
+/// <summary>How iptables words the first line of an error.</summary>
+public enum ErrorStyle
+{
+    /// <summary><c>iptables v1.8.9 (nf_tables): message</c> (xtables_error).</summary>
+    Versioned,
+    /// <summary><c>iptables: message</c> (the nft_strerror path of do_command).</summary>
+    Short,
+    /// <summary>The message alone (e.g. <c>Bad argument `x'</c>).</summary>
+    Plain,
+}
+
+/// <summary>An error iptables would report; rendered by <see cref="XtablesException.Render"/>.</summary>
+public sealed class XtablesException(XtablesExit exit, string message, ErrorStyle style = ErrorStyle.Versioned)
+    : Exception(message)
+{
+    public XtablesExit Exit { get; } = exit;
+    public ErrorStyle Style { get; } = style;
+    /// <summary>Set by iptables-restore: the line the error occurred at.</summary>
+    public int? Line { get; init; }
+
+    /// <summary>Version text iptables prints after its name.</summary>
+    public const string VersionTag = "v1.8.9 (nf_tables)";
+
+    /// <summary>The full stderr text (without final newline) as iptables prints it, under <paramref name="prog"/>'s name.</summary>
+    public string Render(string prog)
+    {
+        string first = Style switch
+        {
+            ErrorStyle.Versioned => $"{prog} {VersionTag}: {Message}",
+            ErrorStyle.Short => $"{prog}: {Message}",
+            _ => Message,
+        };
+        var text = first;
+        if (Exit == XtablesExit.ParameterProblem)
+            text += $"\nTry `{prog} -h' or '{prog} --help' for more information.";
+        else if (Exit == XtablesExit.VersionProblem)
+            text += $"\nPerhaps {prog} or your kernel needs to be upgraded.";
+        return text;
+    }
+}
+
+/// <summary>Throw helpers with iptables' wording.</summary>
+public static class Xt
+{
+    public static XtablesException Param(string message) => new(XtablesExit.ParameterProblem, message);
+    public static XtablesException Other(string message, ErrorStyle style = ErrorStyle.Short) => new(XtablesExit.OtherProblem, message, style);
+    public static XtablesException Resource(string message) => new(XtablesExit.ResourceProblem, message);
+
+    /// <summary>xtopt: "EXT: bad value for option "--OPT", or out of range (MIN-MAX)."</summary>
+    public static XtablesException BadValue(string ext, string option, ulong min, ulong max) =>
+        Param($"{ext}: bad value for option \"--{option}\", or out of range ({min}-{max}).\n");
+
+    /// <summary>Parses an unsigned integer the way xtopt's XTTYPE_UINT* does (strtoul base 0, bounds).</summary>
+    public static uint ParseUInt(string ext, string option, string? arg, uint min = 0, uint max = uint.MaxValue)
+    {
+        if (arg == null || !Packets.Ipv4.TryParseCULong(arg, out ulong v) || v < min || v > max)
+            throw BadValue(ext, option, min, max);
+        return (uint)v;
+    }
+
+    /// <summary>xtopt's XTTYPE_MARKMASK32: <c>value[/mask]</c>, mask defaulting to all ones.</summary>
+    public static (uint Value, uint Mask) ParseMarkMask(string ext, string option, string? arg)
+    {
+        XtablesException Bad() => Param($"{ext}: bad integer value for option \"--{option}\", or out of range.\n");
+        if (arg == null) throw Bad();
+        int slash = arg.IndexOf('/');
+        var vs = slash < 0 ? arg : arg[..slash];
+        if (!Packets.Ipv4.TryParseCULong(vs, out ulong v) || v > uint.MaxValue) throw Bad();
+        uint mask = uint.MaxValue;
+        if (slash >= 0)
+        {
+            if (!Packets.Ipv4.TryParseCULong(arg.AsSpan(slash + 1), out ulong m) || m > uint.MaxValue) throw Bad();
+            mask = (uint)m;
+        }
+        return ((uint)v, mask);
+    }
+
+    /// <summary>"0x%x" as iptables prints marks.</summary>
+    public static string Hex(uint v) => "0x" + v.ToString("x");
+}

@@ -1,0 +1,110 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using SharpTables.Rules.Commands;
+using SharpTables.Rules.Model;
+
+namespace SharpTables.Rules.Storage;
+
+/// <summary>
+/// The ruleset between invocations: <c>rules.v4</c> in iptables-save -c format inside the state
+/// directory. Readers and writers hold an exclusive lock on <c>xtables.lock</c> for the whole
+/// read-modify-write (like iptables' -w), and a write is atomic: temp file, fsync, rename, fsync
+/// of the directory. A crash leaves either the old file or the new one, never half of one.
+/// </summary>
+public sealed class StateStore
+{
+    public const string RulesFile = "rules.v4";
+    public const string LockFile = "xtables.lock";
+
+    public StateStore(string directory) => Directory = directory;
+
+    public string Directory { get; }
+    public string RulesPath => Path.Combine(Directory, RulesFile);
+
+    /// <summary>The state directory: --state-dir, then $SHARPTABLES_STATE_DIR, then the default for this user.</summary>
+    public static string ResolveDirectory(string? option)
+    {
+        if (!string.IsNullOrEmpty(option)) return option;
+        var env = Environment.GetEnvironmentVariable("SHARPTABLES_STATE_DIR");
+        if (!string.IsNullOrEmpty(env)) return env;
+        if (Environment.UserName == "root" || geteuid() == 0) return "/var/lib/sharptables";
+        var xdg = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".local", "state") : xdg, "sharptables");
+    }
+
+    [DllImport("libc", SetLastError = true)] private static extern uint geteuid();
+    [DllImport("libc", SetLastError = true)] private static extern int open(string path, int flags);
+    [DllImport("libc", SetLastError = true)] private static extern int fsync(int fd);
+    [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
+
+    /// <summary>Takes the lock, waiting for another invocation to finish (bounded).</summary>
+    public IDisposable Lock(TimeSpan? wait = null)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            try
+            {
+                return new FileStream(Path.Combine(Directory, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(5);
+            }
+            catch (IOException)
+            {
+                throw new XtablesException(XtablesExit.ResourceProblem,
+                    "Another app is currently holding the xtables lock. Stopped waiting after 60s.", ErrorStyle.Plain);
+            }
+        }
+    }
+
+    /// <summary>Loads the saved ruleset (empty when there is none). Call with the lock held.</summary>
+    public Ruleset Load()
+    {
+        if (!File.Exists(RulesPath)) return new Ruleset();
+        var text = File.ReadAllText(RulesPath);
+        try
+        {
+            return Restore.Apply(new Ruleset(), text, new RestoreOptions { Counters = true });
+        }
+        catch (XtablesException e)
+        {
+            throw new XtablesException(XtablesExit.OtherProblem,
+                $"saved ruleset {RulesPath} is unreadable at line {e.Line}: {e.Message.Trim()}", ErrorStyle.Short);
+        }
+    }
+
+    /// <summary>Writes the ruleset atomically. Call with the lock held.</summary>
+    public void Save(Ruleset ruleset)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var text = Restore.Save(ruleset, counters: true);
+        WriteAtomically(RulesPath, text);
+    }
+
+    public static void WriteAtomically(string path, string text)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                var bytes = Encoding.UTF8.GetBytes(text);
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+        int fd = open(dir, 0 /* O_RDONLY */);
+        if (fd >= 0) { fsync(fd); close(fd); }
+    }
+}
