@@ -47,14 +47,7 @@ public static class SharpTablesCli
         {
             string name = prog;
             ProgramNames.Main = "sharptables";
-            if (e.Line is { } line && prog == "sharptables-restore")
-            {
-                stderr.WriteLine(RenderRestoreError(e, prog, line));
-            }
-            else
-            {
-                stderr.WriteLine(e.Render(name));
-            }
+            stderr.WriteLine(e.Render(name));
             Hints.Write(argv, stderr);
             return (int)e.Exit;
         }
@@ -68,23 +61,6 @@ public static class SharpTablesCli
             stderr.WriteLine($"{prog}: {e.Message} (state directory {store.Directory}; use --state-dir or SHARPTABLES_STATE_DIR)");
             return 4;
         }
-    }
-
-    /// <summary>iptables-restore adds the line after the message and before "Try".</summary>
-    private static string RenderRestoreError(XtablesException e, string prog, int line)
-    {
-        if (e.Style == ErrorStyle.Short && e.Exit == XtablesExit.OtherProblem && e.Message.StartsWith("line ", StringComparison.Ordinal))
-            return $"{prog}: {e.Message}";
-        var first = e.Style switch
-        {
-            ErrorStyle.Versioned => $"{prog} {XtablesException.VersionTag}: {e.Message}",
-            ErrorStyle.Short => $"{prog}: {e.Message}",
-            _ => e.Message,
-        };
-        var text = first + $"\nError occurred at line: {line}";
-        if (e.Exit == XtablesExit.ParameterProblem)
-            text += $"\nTry `{prog} -h' or '{prog} --help' for more information.";
-        return text;
     }
 
     private static int IptablesCommand(List<string> args, StateStore store, TextWriter stdout)

@@ -22,13 +22,39 @@ public sealed class XtablesException(XtablesExit exit, string message, ErrorStyl
     public ErrorStyle Style { get; } = style;
     /// <summary>Set by iptables-restore: the line the error occurred at.</summary>
     public int? Line { get; init; }
+    /// <summary>The error happened inside iptables-restore (changes how it is rendered).</summary>
+    public bool Restore { get; init; }
+    /// <summary>Restore's bare "line N failed" (no reason).</summary>
+    public bool Bare { get; init; }
 
     /// <summary>Version text iptables prints after its name.</summary>
     public const string VersionTag = "v1.8.9 (nf_tables)";
 
-    /// <summary>The full stderr text (without final newline) as iptables prints it, under <paramref name="prog"/>'s name.</summary>
+    /// <summary>
+    /// The full stderr text (without final newline) as iptables prints it, under <paramref name="prog"/>'s name.
+    /// Errors from iptables-restore (with <see cref="Line"/>) take its shapes: parameter problems gain
+    /// "Error occurred at line: N"; failed commands read "PROG: line N failed: MESSAGE"; kernel refusals
+    /// "PROG v1.8.9 (nf_tables): \nline N: MESSAGE".
+    /// </summary>
     public string Render(string prog)
     {
+        if (Line is { } line && Restore)
+        {
+            if (Exit == XtablesExit.ParameterProblem)
+            {
+                var head = Style == ErrorStyle.Plain ? Message : $"{prog} {VersionTag}: {Message}";
+                return $"{head}\nError occurred at line: {line}\nTry `{prog} -h' or '{prog} --help' for more information.";
+            }
+            if (Exit == XtablesExit.ResourceProblem)
+                return $"{prog} {VersionTag}: \nline {line}: {Message.TrimStart()}";
+            if (Exit == XtablesExit.VersionProblem)
+                return $"{prog} {VersionTag}: {Message}\nError occurred at line: {line}\nTry `{prog} -h' or '{prog} --help' for more information.";
+            if (Style == ErrorStyle.Short && !Bare)
+                return Message.StartsWith("COMMIT expected", StringComparison.Ordinal)
+                    ? $"{prog}: {Message}"
+                    : $"{prog}: line {line} failed: {Message}";
+            return $"{prog}: line {line} failed";
+        }
         string first = Style switch
         {
             ErrorStyle.Versioned => $"{prog} {VersionTag}: {Message}",

@@ -35,10 +35,12 @@ public sealed class CommandExecutor
         if (cmd.Help) return Help.Text(ProgramNames.Main);
 
         var existing = _ruleset.Find(cmd.Table);
-        bool listing = (cmd.Command & (Cmd.List | Cmd.ListRules)) != 0;
-        // Listing an absent table shows its empty built-in chains without creating it.
+        // Commands work on a copy; listing an absent table shows its empty built-in chains.
         var table = existing?.Clone() ?? new Table(BuiltinTables.Find(cmd.Table)!);
         var output = new StringBuilder();
+        bool verbose = cmd.Verbose > 0;
+        // Which commands make an absent table exist (observed with iptables-nft): -A -I -N -P and -F CHAIN.
+        bool creates = true;
 
         switch (cmd.Command)
         {
@@ -47,7 +49,7 @@ public sealed class CommandExecutor
             case Cmd.Check:
             case Cmd.Delete:
             case Cmd.Replace:
-                RuleCommand(table, cmd);
+                RuleCommand(table, cmd, verbose ? output : null);
                 break;
             case Cmd.DeleteNum:
             {
@@ -57,17 +59,23 @@ public sealed class CommandExecutor
                 break;
             }
             case Cmd.Flush:
-                if (cmd.Chain != null) Chain(table, cmd.Chain).Rules.Clear();
-                else foreach (var c in table.Chains) c.Rules.Clear();
+                creates = cmd.Chain != null;
+                foreach (var c in cmd.Chain != null ? [Chain(table, cmd.Chain)] : table.Chains)
+                {
+                    if (verbose) output.Append("Flushing chain `").Append(c.Name).Append("'\n");
+                    c.Rules.Clear();
+                }
                 break;
             case Cmd.Zero:
-                Zero(table, cmd.Chain);
+                if (existing == null && cmd.Chain != null) throw NoChain();
+                creates = false;
+                Zero(table, cmd.Chain, verbose ? output : null);
                 break;
             case Cmd.ZeroNum:
             {
+                if (existing == null) throw NoChain();
                 var c = Chain(table, cmd.Chain!);
-                if (cmd.RuleNumber > c.Rules.Count) throw NoChain();
-                c.Rules[cmd.RuleNumber - 1].Counters = default;
+                if (cmd.RuleNumber <= c.Rules.Count) c.Rules[cmd.RuleNumber - 1].Counters = default;
                 break;
             }
             case Cmd.NewChain:
@@ -75,7 +83,8 @@ public sealed class CommandExecutor
                 table.AddUserChain(cmd.Chain!);
                 break;
             case Cmd.DeleteChain:
-                DeleteChain(table, cmd.Chain);
+                creates = false;
+                DeleteChain(table, cmd.Chain, verbose ? output : null);
                 break;
             case Cmd.RenameChain:
             {
@@ -86,6 +95,7 @@ public sealed class CommandExecutor
                 if (cmd.NewName!.Length >= 29) throw Xt.Param($"chain name `{cmd.NewName}' too long (must be under 29 chars)");
                 RenameReferences(table, c.Name, cmd.NewName!);
                 c.Name = cmd.NewName!;
+                table.ChainRenamed();
                 break;
             }
             case Cmd.SetPolicy:
@@ -94,7 +104,7 @@ public sealed class CommandExecutor
                 if (c == null || !c.IsBuiltin) throw Xt.Other("Bad built-in chain name.");
                 if (cmd.Policy is not ("ACCEPT" or "DROP")) throw Xt.Other("Bad policy name. Run `dmesg' for more information.");
                 c.Policy = cmd.Policy;
-                if (cmd.Counters is { } pc) c.PolicyCounters = pc;
+                // -c with -P is accepted but ignored by iptables-nft: policy counters come only from restore -c.
                 break;
             }
             case Cmd.List:
@@ -103,41 +113,45 @@ public sealed class CommandExecutor
             case Cmd.ListRules:
             case Cmd.ListRules | Cmd.Zero:
             case Cmd.ListRules | Cmd.ZeroNum:
-                if (cmd.Chain != null && table.Find(cmd.Chain) == null) throw NoChain();
+                if (cmd.Chain != null && table.Find(cmd.Chain) == null)
+                    throw new XtablesException(XtablesExit.OtherProblem,
+                        $"chain `{cmd.Chain}' in table `{cmd.Table}' is incompatible, use 'nft' tool.");
                 if ((cmd.Command & Cmd.List) != 0)
-                    output.Append(ListPrinter.List(table, cmd.Chain, cmd.RuleNumber, new ListOptions(cmd.Numeric, cmd.Verbose > 0, cmd.Exact, cmd.LineNumbers)));
+                    output.Append(ListPrinter.List(table, cmd.Chain, cmd.RuleNumber, new ListOptions(cmd.Numeric, verbose, cmd.Exact, cmd.LineNumbers)));
                 else
-                    output.Append(SavePrinter.ListRules(table, cmd.Chain, cmd.RuleNumber, cmd.Verbose > 0));
-                if ((cmd.Command & Cmd.Zero) != 0) Zero(table, cmd.Chain);
+                    output.Append(SavePrinter.ListRules(table, cmd.Chain, cmd.RuleNumber, verbose));
+                if ((cmd.Command & Cmd.Zero) != 0) Zero(table, cmd.Chain, verbose ? output : null);
                 if ((cmd.Command & Cmd.ZeroNum) != 0)
                 {
                     var c = Chain(table, cmd.Chain!);
                     if (cmd.RuleNumber <= c.Rules.Count) c.Rules[cmd.RuleNumber - 1].Counters = default;
                 }
+                creates = false;
                 if ((cmd.Command & (Cmd.Zero | Cmd.ZeroNum)) == 0)
-                    return output.ToString(); // nothing changed; do not create the table
+                    return output.ToString();
                 break;
             default:
                 throw Xt.Param("no command specified");
         }
 
-        _ruleset.Replace(table);
+        if (existing != null || creates) _ruleset.Replace(table);
         return output.ToString();
     }
 
     private static Chain Chain(Table table, string name) => table.Find(name) ?? throw NoChain();
 
-    private static void Zero(Table table, string? chain)
+    private static void Zero(Table table, string? chain, StringBuilder? verbose)
     {
         IEnumerable<Chain> chains = chain == null ? table.Chains : [Chain(table, chain)];
         foreach (var c in chains)
         {
+            verbose?.Append("Zeroing chain `").Append(c.Name).Append("'\n");
             c.PolicyCounters = default;
             foreach (var r in c.Rules) r.Counters = default;
         }
     }
 
-    private static void DeleteChain(Table table, string? name)
+    private static void DeleteChain(Table table, string? name, StringBuilder? verbose)
     {
         var victims = name == null ? table.UserChains.ToList() : [Chain(table, name)];
         foreach (var c in victims)
@@ -148,7 +162,11 @@ public sealed class CommandExecutor
             if (c.IsBuiltin || referenced)
                 throw Xt.Resource($" CHAIN_DEL failed (Device or resource busy): chain {c.Name}");
         }
-        foreach (var c in victims) table.RemoveChain(c);
+        foreach (var c in victims)
+        {
+            verbose?.Append("Deleting chain `").Append(c.Name).Append("'\n");
+            table.RemoveChain(c);
+        }
     }
 
     private static void RenameReferences(Table table, string from, string to)
@@ -159,15 +177,12 @@ public sealed class CommandExecutor
                     r.Rule = new Rule(r.Rule.Header, r.Rule.Matches, new JumpTarget(to, j.IsGoto));
     }
 
-    private static void RuleCommand(Table table, ParsedCommand cmd)
+    private static void RuleCommand(Table table, ParsedCommand cmd, StringBuilder? verbose)
     {
-        var chain = table.Find(cmd.Chain!);
-        if (chain == null)
-        {
-            if (cmd.Command is Cmd.Delete or Cmd.Check) throw NoChain();
-            throw NoChain();
-        }
+        var chain = table.Find(cmd.Chain!) ?? throw NoChain();
         var counters = cmd.Counters ?? default;
+        if (verbose != null && cmd.Command != Cmd.Check)
+            foreach (var rule in cmd.Rules) verbose.Append(ListPrinter.VerboseRuleLine(rule));
         switch (cmd.Command)
         {
             case Cmd.Append:
@@ -186,7 +201,8 @@ public sealed class CommandExecutor
                 }
                 break;
             case Cmd.Replace:
-                if (cmd.RuleNumber > chain.Rules.Count) throw NoChain();
+                if (chain.Rules.Count == 0) throw NoChain();
+                if (cmd.RuleNumber > chain.Rules.Count) throw Xt.Other("Index of replacement too big.");
                 KernelCheck(table, chain, cmd.Rules[0], "RULE_REPLACE");
                 chain.Rules[cmd.RuleNumber - 1] = new RuleEntry(cmd.Rules[0], counters);
                 break;
@@ -213,6 +229,11 @@ public sealed class CommandExecutor
     public static void KernelCheck(Table table, Chain chain, Rule rule, string op)
     {
         XtablesException Fail(string errno) => Xt.Resource($" {op} failed ({errno}): rule in chain {chain.Name}");
+
+        // nf_tables cannot express "not from anywhere": the kernel refuses the rule.
+        var h = rule.Header;
+        if ((h.InvertSource && h.SourceMask == 0) || (h.InvertDestination && h.DestinationMask == 0))
+            throw Fail("Invalid argument");
 
         if (rule.Target is JumpTarget j)
         {

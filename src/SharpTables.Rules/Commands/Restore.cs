@@ -26,59 +26,65 @@ public static class Restore
     {
         var result = current.Clone();
         Table? table = null;
-        string? tableName = null;
-        bool skipping = false;
+        bool skipping = false, created = false;
+        string? missingJump = null;
         int lineNo = 0;
-        var pendingJumps = new List<(int Line, string Chain)>();
+        string prog = ProgramNames.Restore;
 
-        foreach (var rawLine in SplitLines(text))
+        foreach (var line in SplitLines(text))
         {
             lineNo++;
-            var line = rawLine.TrimEnd('\r');
-            var trimmed = line.TrimStart();
-            if (trimmed.Length == 0 || trimmed[0] == '#') continue;
+            // iptables-restore looks at the raw line: only column 1 counts, nothing is trimmed.
+            if (line.Length == 0 || line[0] == '#') continue;
             try
             {
-                if (trimmed[0] == '*')
+                if (table != null && line == "COMMIT")
                 {
-                    if (table != null)
-                        throw LineFailed(lineNo);
-                    tableName = trimmed[1..].Trim();
-                    if (BuiltinTables.Find(tableName) == null)
-                        throw new XtablesException(XtablesExit.VersionProblem, $"table '{tableName}' does not exist");
-                    skipping = options.OnlyTable != null && options.OnlyTable != tableName;
-                    table = options.NoFlush || skipping
-                        ? (result.Find(tableName)?.Clone() ?? new Table(BuiltinTables.Find(tableName)!))
-                        : new Table(BuiltinTables.Find(tableName)!);
-                    pendingJumps.Clear();
+                    if (!skipping)
+                    {
+                        if (missingJump != null) throw Xt.Param($"Chain '{missingJump}' does not exist");
+                        if (created || options.NoFlush) result.Replace(table);
+                        else result.Remove(table.Name);
+                    }
+                    table = null;
                     continue;
                 }
-                if (trimmed == "COMMIT" || trimmed.StartsWith("COMMIT ", StringComparison.Ordinal))
+                if (line[0] == '*' && table == null)
                 {
-                    if (table == null) throw LineFailed(lineNo);
-                    if (!skipping) result.Replace(table);
-                    table = null;
+                    var name = line[1..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+                    if (name == null) throw Xt.Param($"{prog}: line {lineNo} table name invalid\n");
+                    var def = BuiltinTables.Find(name) ?? throw Xt.Param($"{prog}: line {lineNo} table name '{name}' invalid\n");
+                    skipping = options.OnlyTable != null && options.OnlyTable != name;
+                    table = options.NoFlush || skipping
+                        ? (result.Find(name)?.Clone() ?? new Table(def))
+                        : new Table(def);
+                    created = false;
+                    missingJump = null;
                     continue;
                 }
                 if (table == null) throw LineFailed(lineNo);
                 if (skipping) continue;
-                if (trimmed[0] == ':')
+                if (line[0] == ':')
                 {
-                    ChainLine(table, trimmed, options, lineNo);
+                    ChainLine(table, line, options, lineNo, prog);
+                    created = true;
                     continue;
                 }
-                RuleLine(table, trimmed, options, lineNo);
+                var cmd = RuleLine(table, line, options, ref missingJump);
+                if ((cmd & (Cmd.Append | Cmd.Insert | Cmd.NewChain | Cmd.Replace | Cmd.SetPolicy | Cmd.Flush | Cmd.RenameChain)) != 0)
+                    created = true;
             }
             catch (XtablesException e) when (e.Line == null)
             {
-                throw new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo };
+                throw new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo, Restore = true, Bare = e.Bare };
             }
         }
         if (table != null)
-            throw new XtablesException(XtablesExit.OtherProblem, "COMMIT expected at line " + (lineNo + 1), ErrorStyle.Short) { Line = lineNo + 1 };
+            throw new XtablesException(XtablesExit.OtherProblem, "COMMIT expected at line " + (lineNo + 1), ErrorStyle.Short) { Line = lineNo + 1, Restore = true };
         return result;
     }
 
+    /// <summary>Physical lines without their "\n" (a "\r" stays, as iptables-restore keeps it).</summary>
     private static IEnumerable<string> SplitLines(string text)
     {
         int start = 0;
@@ -92,31 +98,35 @@ public static class Restore
     }
 
     private static XtablesException LineFailed(int line) =>
-        new(XtablesExit.OtherProblem, $"line {line} failed", ErrorStyle.Short) { Line = line };
+        new(XtablesExit.OtherProblem, "", ErrorStyle.Short) { Line = line, Restore = true, Bare = true };
 
-    private static void ChainLine(Table table, string line, RestoreOptions options, int lineNo)
+    private static void ChainLine(Table table, string line, RestoreOptions options, int lineNo, string prog)
     {
         var f = line[1..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-        if (f.Length < 2) throw LineFailed(lineNo);
-        string name = f[0], policy = f[1];
-        if (name.Length >= 29)
-            throw Xt.Param($"Invalid chain name `{name}'");
+        if (f.Length < 1) throw Xt.Param($"{prog}: line {lineNo} chain name invalid\n");
+        string name = f[0];
+        if (name.Length >= 29) throw Xt.Param($"Invalid chain name `{name}' (28 chars max)");
+        if (f.Length < 2) throw Xt.Param($"{prog}: line {lineNo} policy invalid\n");
+        string policy = f[1];
+        Counters counters = default;
+        if (f.Length >= 3 && !TryParseCounters(f[2], out counters))
+            throw Xt.Param($"{prog}: line {lineNo} invalid counters '{f[2]}'\n");
         var chain = table.Find(name);
         if (chain != null && chain.IsBuiltin)
         {
             if (policy != "-")
             {
-                if (policy is not ("ACCEPT" or "DROP")) throw LineFailed(lineNo);
+                if (policy is not ("ACCEPT" or "DROP")) throw Xt.Other("Bad policy name.");
                 chain.Policy = policy;
             }
-            if (options.Counters && f.Length >= 3 && TryParseCounters(f[2], out var c)) chain.PolicyCounters = c;
+            chain.PolicyCounters = options.Counters ? counters : default;
         }
-        else
+        else if (chain == null)
         {
-            if (policy != "-") throw LineFailed(lineNo);
-            if (chain == null) table.AddUserChain(name);
-            else chain.Rules.Clear(); // a declared existing chain is flushed, even with --noflush
+            if (name.StartsWith('-')) throw Xt.Param("chain name not allowed to start with `-'\n");
+            table.AddUserChain(name);
         }
+        else chain.Rules.Clear(); // a declared existing user chain is flushed, even with --noflush
     }
 
     private static bool TryParseCounters(string s, out Counters c)
@@ -129,7 +139,7 @@ public static class Restore
         return true;
     }
 
-    private static void RuleLine(Table table, string line, RestoreOptions options, int lineNo)
+    private static Cmd RuleLine(Table table, string line, RestoreOptions options, ref string? missingJump)
     {
         Counters? counters = null;
         if (line[0] == '[')
@@ -138,20 +148,29 @@ public static class Restore
             if (close < 0 || !TryParseCounters(line[..(close + 1)], out var c))
                 throw Xt.Param("Bad counter");
             counters = c;
-            line = line[(close + 1)..].TrimStart();
+            line = line[(close + 1)..];
         }
         var args = Tokenize(line);
-        var parser = new CommandParser(Family.IPv4, restore: true, chainExists: (_, ch) => table.Find(ch) != null);
+        string? jump = null;
+        var parser = new CommandParser(Family.IPv4, restore: true, chainExists: (_, ch) =>
+        {
+            // iptables-restore reports a jump to an unknown chain at the table's COMMIT line.
+            if (table.Find(ch) == null) jump = ch;
+            return true;
+        });
         var cmd = parser.Parse(args, table.Name);
-        if (options.Counters && counters != null && cmd.Counters == null) cmd.Counters = counters;
-        if (!options.Counters && counters != null) cmd.Counters = null;
+        if (jump != null)
+        {
+            missingJump ??= jump;
+            return cmd.Command;
+        }
+        if (counters != null && cmd.Counters == null) cmd.Counters = options.Counters ? counters : null;
         var scratch = new Ruleset();
         scratch.Replace(table);
-        var exec = new CommandExecutor(scratch);
-        exec.Execute(cmd);
+        new CommandExecutor(scratch).Execute(cmd);
         // Execute replaced the table in scratch with an updated copy: adopt its chains.
-        var updated = scratch.Find(table.Name)!;
-        CopyInto(updated, table);
+        CopyInto(scratch.Find(table.Name)!, table);
+        return cmd.Command;
     }
 
     private static void CopyInto(Table from, Table to)
@@ -168,33 +187,46 @@ public static class Restore
     }
 
     /// <summary>
-    /// Splits a rule line into words like iptables-restore's add_param_to_argv: white space
-    /// separates, double quotes group (and are removed), a backslash escapes a quote.
+    /// Splits a rule line into words like iptables-restore's add_param_to_argv: blanks separate;
+    /// a double quote opens a quoted part in which a backslash takes the next character literally
+    /// and the closing quote ends the word; single quotes and backslashes outside quotes are
+    /// ordinary characters. A word that looks like -t/--table is refused.
     /// </summary>
     public static List<string> Tokenize(string line)
     {
         var words = new List<string>();
         var cur = new StringBuilder();
-        bool inQuote = false, have = false;
-        for (int i = 0; i < line.Length; i++)
+        bool quote = false, escaped = false;
+        void End()
         {
-            char ch = line[i];
-            if (ch == '\\' && i + 1 < line.Length && line[i + 1] == '"')
+            var w = cur.ToString();
+            if ((w.Length > 1 && w[0] == '-' && w[1] != '-' && w.Contains('t')) ||
+                (w.Length >= 3 && w.StartsWith("--t", StringComparison.Ordinal) && "--table".StartsWith(w, StringComparison.Ordinal)))
+                throw Xt.Param($"The -t option cannot be used in {ProgramNames.Restore}.\n");
+            if (w.Length > 1023) throw Xt.Param("Parameter too long!");
+            words.Add(w);
+            cur.Clear();
+        }
+        foreach (char ch in line)
+        {
+            if (quote)
             {
-                cur.Append('"'); have = true; i++;
+                if (escaped) { cur.Append(ch); escaped = false; continue; }
+                if (ch == '\\') { escaped = true; continue; }
+                if (ch != '"') { cur.Append(ch); continue; }
+                quote = false;
+                End();
                 continue;
             }
-            if (ch == '"') { inQuote = !inQuote; have = true; continue; }
-            if (!inQuote && (ch == ' ' || ch == '\t' || ch == '\n'))
+            if (ch == '"') { quote = true; continue; }
+            if (ch is ' ' or '\t')
             {
-                if (have) { words.Add(cur.ToString()); cur.Clear(); have = false; }
+                if (cur.Length > 0) End();
                 continue;
             }
             cur.Append(ch);
-            have = true;
         }
-        if (inQuote) throw Xt.Param("Unterminated quoted string");
-        if (have) words.Add(cur.ToString());
+        if (cur.Length > 0 || quote) End();
         return words;
     }
 
@@ -206,7 +238,7 @@ public static class Restore
         {
             if (onlyTable != null && t.Name != onlyTable) continue;
             if (now is { } n)
-                sb.Append("# Generated by ").Append(ProgramNames.Save).Append(' ').Append(XtablesException.VersionTag.Split(' ')[0])
+                sb.Append("# Generated by ").Append(ProgramNames.Save).Append(' ').Append(XtablesException.VersionTag)
                   .Append(" on ").Append(CTime(n)).Append('\n');
             SavePrinter.AppendTable(sb, t, counters);
             if (now is { } n2) sb.Append("# Completed on ").Append(CTime(n2)).Append('\n');

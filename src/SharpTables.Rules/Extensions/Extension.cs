@@ -82,6 +82,9 @@ public abstract class ExtensionInstance
     /// <summary>The name printed after <c>-m</c>/<c>-j</c>; usually the name the user wrote.</summary>
     public virtual string SaveName => Extension.Name;
 
+    /// <summary>The name in -L's target column (e.g. NOTRACK lists as CT).</summary>
+    public virtual string ListName => SaveName;
+
     /// <summary>Options seen so far (by <see cref="OptionDef.Id"/>).</summary>
     protected bool Seen(string id) => _seen.Contains(id);
     protected int SeenCount => _seen.Count;

@@ -40,13 +40,13 @@ public static class BuiltinTables
         }
     }
 
-    // Order = the order iptables-nft-save prints tables in (its table array order).
+    // Order = the order iptables-nft-save prints tables in (observed: mangle, security, raw, filter, nat).
     public static readonly IReadOnlyList<TableDef> All =
     [
-        new("filter", 0, [("INPUT", Hook.Input), ("FORWARD", Hook.Forward), ("OUTPUT", Hook.Output)]),
+        new("mangle", -150, [("PREROUTING", Hook.PreRouting), ("INPUT", Hook.Input), ("FORWARD", Hook.Forward), ("OUTPUT", Hook.Output), ("POSTROUTING", Hook.PostRouting)]),
         new("security", 50, [("INPUT", Hook.Input), ("FORWARD", Hook.Forward), ("OUTPUT", Hook.Output)]),
         new("raw", -300, [("PREROUTING", Hook.PreRouting), ("OUTPUT", Hook.Output)]),
-        new("mangle", -150, [("PREROUTING", Hook.PreRouting), ("INPUT", Hook.Input), ("FORWARD", Hook.Forward), ("OUTPUT", Hook.Output), ("POSTROUTING", Hook.PostRouting)]),
+        new("filter", 0, [("INPUT", Hook.Input), ("FORWARD", Hook.Forward), ("OUTPUT", Hook.Output)]),
         new("nat", -100, [("PREROUTING", Hook.PreRouting), ("INPUT", Hook.Input), ("OUTPUT", Hook.Output), ("POSTROUTING", Hook.PostRouting)]),
     ];
 

@@ -64,8 +64,26 @@ public sealed class Table
     public BuiltinTables.TableDef Definition { get; }
     public string Name => Definition.Name;
 
-    /// <summary>Built-in chains first (kernel order), then user chains in creation order.</summary>
-    public IReadOnlyList<Chain> Chains => _chains;
+    /// <summary>Built-in chains first (hook order), then user chains sorted byte-wise by name, as iptables-nft lists them.</summary>
+    public IReadOnlyList<Chain> Chains
+    {
+        get
+        {
+            if (!_sorted)
+            {
+                _chains.Sort(static (a, b) =>
+                    a.IsBuiltin && b.IsBuiltin ? a.Hook!.Value.CompareTo(b.Hook!.Value)
+                    : a.IsBuiltin ? -1 : b.IsBuiltin ? 1 : string.CompareOrdinal(a.Name, b.Name));
+                _sorted = true;
+            }
+            return _chains;
+        }
+    }
+
+    private bool _sorted;
+
+    /// <summary>Call after renaming a chain so the order is recomputed.</summary>
+    public void ChainRenamed() => _sorted = false;
 
     public IEnumerable<Chain> UserChains => _chains.Where(c => !c.IsBuiltin);
 
@@ -79,6 +97,7 @@ public sealed class Table
     {
         var c = new Chain(name, null, null);
         _chains.Add(c);
+        _sorted = false;
         return c;
     }
 

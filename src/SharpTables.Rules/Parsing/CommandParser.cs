@@ -381,13 +381,13 @@ public sealed class CommandParser
                 if (arg!.Length == 0) throw Xt.Param("Empty interface is likely to be undesired");
                 SetOption(Opt.ViaIn, invert);
                 _invIn = invert;
-                _inIface = ParseInterface(arg);
+                _inIface = ParseInterface(arg, invert);
                 break;
             case 'o':
                 if (arg!.Length == 0) throw Xt.Param("Empty interface is likely to be undesired");
                 SetOption(Opt.ViaOut, invert);
                 _invOut = invert;
-                _outIface = ParseInterface(arg);
+                _outIface = ParseInterface(arg, invert);
                 break;
             case 'f': SetOption(Opt.Fragment, invert); _invFrag = invert; break;
             case 'm':
@@ -442,7 +442,14 @@ public sealed class CommandParser
         int i = 0;
         if (i < s.Length && s[i] == '+') i++;
         int start = i;
-        while (i < s.Length && char.IsAsciiDigit(s[i])) { v = unchecked(v * 10 + (ulong)(s[i] - '0')); i++; }
+        bool overflow = false;
+        while (i < s.Length && char.IsAsciiDigit(s[i]))
+        {
+            ulong d = (ulong)(s[i] - '0');
+            if (v > (ulong.MaxValue - d) / 10) overflow = true; else v = v * 10 + d;
+            i++;
+        }
+        if (overflow) v = ulong.MaxValue; // strtoull saturates
         return i > start;
     }
 
@@ -476,13 +483,14 @@ public sealed class CommandParser
         _loaded.Add((inst, false));
     }
 
-    private static string ParseInterface(string arg)
+    private static string ParseInterface(string arg, bool invert)
     {
         if (arg.Length >= 16)
             throw Xt.Param($"interface name `{arg}' must be shorter than IFNAMSIZ (15)");
         if (arg.IndexOfAny(['/', ' ']) >= 0 && !arg.EndsWith('+'))
             Console.Error.WriteLine($"Warning: weird character in interface `{arg}' ('/' and ' ' are not allowed by the kernel).");
-        return arg == "+" ? "" : arg;
+        // iptables-nft drops "-i +" (any interface) but keeps "! -o +".
+        return arg == "+" && !invert ? "" : arg;
     }
 
     /// <summary>xtables_parse_protocol.</summary>

@@ -59,37 +59,48 @@ public static class ListPrinter
             sb.Append(" (").Append(table.References(c.Name)).Append(" references)\n");
         }
         if (o.LineNumbers) sb.Append("num  ");
-        if (o.Verbose)
-        {
-            if (!o.Exact) sb.Append(" pkts bytes ");
-            else sb.Append("    pkts      bytes ");
-        }
+        if (o.Verbose) sb.Append(o.Exact ? "    pkts      bytes " : " pkts bytes ");
         sb.Append("target    ");
         sb.Append(" prot opt");
         if (o.Verbose) sb.Append(" in     out    ");
         sb.Append(" source               destination         \n");
     }
 
-    /// <summary>xtables_print_num: K/M/G/T with 5-wide columns, or exact 8-wide with -x.</summary>
+    /// <summary>
+    /// xtables_print_num: exact "%8llu " with -x, else up to 99999 as "%5llu ", then rounded
+    /// ((n+500)/1000, wrapping like the C u64 arithmetic) into K, M, G and finally T.
+    /// <paramref name="notable"/> drops the padding (chain header form).
+    /// </summary>
     public static void Num(StringBuilder sb, ulong n, bool exact, bool notable = false)
     {
-        if (exact)
-        {
-            sb.Append(notable ? n.ToString() : n.ToString().PadLeft(8)).Append(' ');
-            return;
-        }
-        if (n <= 99999) { sb.Append(notable ? n.ToString() : n.ToString().PadLeft(5)).Append(' '); return; }
-        string[] units = ["K", "M", "G", "T"];
+        if (exact) { Pad(sb, n.ToString(), 8, notable); return; }
+        if (n <= 99999) { Pad(sb, n.ToString(), 5, notable); return; }
+        ReadOnlySpan<char> units = "KMGT";
         for (int u = 0; u < units.Length; u++)
         {
-            n = (n + 500) / 1000;
+            n = unchecked(n + 500) / 1000;
             if (n <= 9999 || u == units.Length - 1)
             {
-                sb.Append(notable ? n.ToString() : n.ToString().PadLeft(4)).Append(units[u]).Append(' ');
+                var text = n.ToString();
+                if (!notable && text.Length < 4) sb.Append(' ', 4 - text.Length);
+                sb.Append(text).Append(units[u]).Append(' ');
                 return;
             }
         }
     }
+
+    private static void Pad(StringBuilder sb, string text, int width, bool notable)
+    {
+        if (!notable && text.Length < width) sb.Append(' ', width - text.Length);
+        sb.Append(text).Append(' ');
+    }
+
+    private static string TargetName(Rule r) => r.Target switch
+    {
+        null => "",
+        JumpTarget j => j.Chain,
+        var t => t.ListName,
+    };
 
     private static void RuleLine(StringBuilder sb, RuleEntry e, int num, ListOptions o)
     {
@@ -101,48 +112,102 @@ public static class ListPrinter
             Num(sb, e.Counters.Packets, o.Exact);
             Num(sb, e.Counters.Bytes, o.Exact);
         }
-        string target = r.Target switch
-        {
-            null => "",
-            JumpTarget j => j.Chain,
-            var t => t.SaveName,
-        };
-        sb.Append(target.PadRight(9)).Append(' ');
+        sb.Append(TargetName(r).PadRight(9)).Append(' ');
         sb.Append(h.InvertProtocol ? '!' : ' ');
-        string? pname = o.Numeric ? (h.Protocol == 0 ? "all" : null) : NetDb.ProtocolName(h.Protocol);
-        sb.Append((pname ?? h.Protocol.ToString()).PadRight(5));
-        // opt column: fragment flags
-        sb.Append(h.Fragment == FragmentMatch.NotFragments ? '!' : '-');
-        sb.Append(h.Fragment == FragmentMatch.Any ? '-' : 'f');
+        string proto = o.Numeric ? h.Protocol.ToString() : (NetDb.ProtocolName(h.Protocol) ?? h.Protocol.ToString());
+        sb.Append(proto.PadRight(4)).Append(' ');
+        AppendOpt(sb, h);
         sb.Append(' ');
         if (o.Verbose)
         {
-            string inI = (h.InvertIn ? "!" : "") + (h.InInterface.Length > 0 ? h.InInterface : "*");
-            string outI = (h.InvertOut ? "!" : "") + (h.OutInterface.Length > 0 ? h.OutInterface : "*");
-            sb.Append(' ').Append(inI.PadRight(6)).Append(' ');
-            sb.Append(outI.PadRight(6)).Append(' ');
+            sb.Append(' ').Append(Iface(h.InInterface, h.InvertIn, o.Numeric).PadRight(6)).Append(' ');
+            sb.Append(Iface(h.OutInterface, h.InvertOut, o.Numeric).PadRight(6)).Append(' ');
         }
-        Address(sb, h.Source, h.SourceMask, h.InvertSource, o.Numeric);
-        Address(sb, h.Destination, h.DestinationMask, h.InvertDestination, o.Numeric);
-        if (r.Target is JumpTarget { IsGoto: true }) sb.Append("[goto] ");
-        foreach (var m in r.Matches) m.Print(sb, o.Numeric);
-        if (r.Target is not null and not JumpTarget and not VerdictTarget) r.Target.Print(sb, o.Numeric);
+        sb.Append(h.InvertSource ? '!' : ' ').Append(AddressText(h.Source, h.SourceMask, o.Numeric).PadRight(19)).Append(' ');
+        sb.Append(h.InvertDestination ? '!' : ' ').Append(AddressText(h.Destination, h.DestinationMask, o.Numeric).PadRight(19)).Append(' ');
+        AppendExtensions(sb, r, o.Numeric);
         sb.Append('\n');
     }
 
-    private static void Address(StringBuilder sb, UInt128 addr, UInt128 mask, bool invert, bool numeric)
+    private static void AppendOpt(StringBuilder sb, RuleHeader h)
     {
-        sb.Append(invert ? '!' : ' ');
-        string text;
-        if (mask == 0 && !numeric) text = "anywhere";
-        else
-        {
-            uint a = (uint)addr, m = (uint)mask;
-            string host = numeric ? Ipv4.Format(a) : (Hosts.NameOf(a) ?? Ipv4.Format(a));
-            int len = Ipv4.PrefixLength(m);
-            string suffix = len == 32 ? "" : len >= 0 ? "/" + len : "/" + Ipv4.Format(m);
-            text = host + suffix;
-        }
-        sb.Append(text.PadRight(19)).Append(' ');
+        sb.Append(h.Fragment == FragmentMatch.NotFragments ? '!' : '-');
+        sb.Append(h.Fragment == FragmentMatch.Any ? '-' : 'f');
     }
+
+    private static void AppendExtensions(StringBuilder sb, Rule r, bool numeric)
+    {
+        if (r.Target is JumpTarget { IsGoto: true }) sb.Append("[goto] ");
+        foreach (var m in r.Matches) m.Print(sb, numeric);
+        if (r.Target is not null and not JumpTarget) r.Target.Print(sb, numeric);
+    }
+
+    private static string Iface(string name, bool invert, bool numeric) =>
+        (invert ? "!" : "") + (name.Length > 0 ? name : numeric ? "*" : "any");
+
+    /// <summary>
+    /// -L address text: "anywhere" / "0.0.0.0/0" for any; a host (/32) by host name, then network
+    /// name, else numeric; a network by network name only; the mask as "/len" or dotted, none for /32.
+    /// </summary>
+    public static string AddressText(UInt128 addr, UInt128 mask, bool numeric)
+    {
+        uint a = (uint)addr, m = (uint)mask;
+        if (m == 0 && !numeric) return "anywhere";
+        int len = Ipv4.PrefixLength(m);
+        string suffix = len == 32 ? "" : len >= 0 ? "/" + len : "/" + Ipv4.Format(m);
+        string host = Ipv4.Format(a);
+        if (!numeric)
+            host = (len == 32 ? Hosts.NameOf(a) : null) ?? Networks.NameOf(a) ?? host;
+        return host + suffix;
+    }
+
+    /// <summary>
+    /// The one-line form iptables -v prints for each rule a command adds, deletes or replaces
+    /// (print_firewall_line with FMT_NOTABLE): numeric addresses, "*" interfaces, protocol names.
+    /// </summary>
+    public static string VerboseRuleLine(Rule r)
+    {
+        var sb = new StringBuilder();
+        var h = r.Header;
+        sb.Append(TargetName(r)).Append(' ');
+        sb.Append(h.InvertProtocol ? '!' : ' ');
+        sb.Append(NetDb.ProtocolName(h.Protocol) ?? h.Protocol.ToString()).Append(' ');
+        sb.Append("opt ");
+        AppendOpt(sb, h);
+        sb.Append(' ');
+        sb.Append("in ").Append(Iface(h.InInterface, h.InvertIn, true)).Append(' ');
+        sb.Append("out ").Append(Iface(h.OutInterface, h.InvertOut, true)).Append(' ');
+        sb.Append(h.InvertSource ? '!' : ' ').Append(AddressText(h.Source, h.SourceMask, true)).Append(' ');
+        sb.Append(h.InvertDestination ? '!' : ' ').Append("-> ").Append(AddressText(h.Destination, h.DestinationMask, true));
+        sb.Append("  ");
+        AppendExtensions(sb, r, numeric: true);
+        sb.Append('\n');
+        return sb.ToString();
+    }
+}
+
+/// <summary>/etc/networks (getnetbyaddr), read once, for -L without -n.</summary>
+public static class Networks
+{
+    private static readonly Lazy<Dictionary<uint, string>> s_byAddress = new(() =>
+    {
+        var d = new Dictionary<uint, string>();
+        try
+        {
+            foreach (var raw in File.ReadLines("/etc/networks"))
+            {
+                var line = raw;
+                int hash = line.IndexOf('#');
+                if (hash >= 0) line = line[..hash];
+                var f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length < 2 || !Ipv4.TryParse(f[1], out uint a)) continue;
+                d.TryAdd(a, f[0]);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return d;
+    });
+
+    public static string? NameOf(uint address) => s_byAddress.Value.GetValueOrDefault(address);
 }
