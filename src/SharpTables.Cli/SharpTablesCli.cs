@@ -96,20 +96,32 @@ public static class SharpTablesCli
         {
             switch (args[i])
             {
-                case "-c": case "--counters": counters = true; break;
+                case "-c": case "--counters": break;
                 case "-t": case "--table":
-                    if (i + 1 >= args.Count) throw Xt.Param("option \"-t\" requires an argument");
+                    if (i + 1 >= args.Count) throw new XtablesException(XtablesExit.OtherProblem, $"{prog}: option requires an argument -- 't'", ErrorStyle.Plain);
                     table = args[++i];
                     if (BuiltinTables.Find(table) == null)
-                        throw new XtablesException(XtablesExit.VersionProblem, $"table '{table}' does not exist") { };
+                        throw new XtablesException(XtablesExit.OtherProblem, $"Table `{table}' does not exist", ErrorStyle.Plain);
                     break;
+                case "-V": case "--version":
+                    stdout.WriteLine($"{prog} {XtablesException.VersionTag}");
+                    return 0;
                 default:
-                    throw Xt.Param($"unknown option \"{args[i]}\"");
+                    if (args[i].StartsWith("--table=", StringComparison.Ordinal)) { table = args[i][8..]; break; }
+                    throw new XtablesException(XtablesExit.OtherProblem, $"{prog}: invalid option -- '{args[i].TrimStart('-')}'\nTry `{prog} -h' for more information.", ErrorStyle.Plain);
             }
+            if (args[i] is "-c" or "--counters") counters = true;
         }
         ProgramNames.Save = prog;
         using var _ = store.Lock();
         var ruleset = store.Load();
+        if (table != null && ruleset.Find(table) == null)
+        {
+            // A named table that does not exist is printed with its empty built-in chains.
+            var shown = new Ruleset();
+            shown.GetOrCreate(table);
+            ruleset = shown;
+        }
         stdout.Write(Restore.Save(ruleset, counters, table, DateTime.Now));
         return 0;
     }
@@ -118,26 +130,40 @@ public static class SharpTablesCli
     {
         bool counters = false, noflush = false, test = false;
         string? table = null, file = null;
+        XtablesException Usage(string text) => new(XtablesExit.OtherProblem, text, ErrorStyle.Plain);
         for (int i = 0; i < args.Count; i++)
         {
-            switch (args[i])
+            var a = args[i];
+            switch (a)
             {
                 case "-c": case "--counters": counters = true; break;
                 case "-n": case "--noflush": noflush = true; break;
                 case "-t": case "--test": test = true; break;
-                case "-v": case "--verbose": case "-w": case "--wait": break;
+                case "-v": case "--verbose": case "-4": case "--ipv4": break;
+                case "-w": case "--wait":
+                    if (i + 1 < args.Count && args[i + 1].All(char.IsAsciiDigit)) i++;
+                    break;
+                case "-V": case "--version":
+                    stdout.WriteLine($"{prog} {XtablesException.VersionTag}");
+                    return 0;
                 case "-T": case "--table":
-                    if (i + 1 >= args.Count) throw Xt.Param("option \"-T\" requires an argument");
+                    if (i + 1 >= args.Count) throw Usage($"{prog}: option requires an argument -- 'T'\nTry `{prog} -h' for more information.");
                     table = args[++i];
                     break;
                 default:
-                    if (args[i].StartsWith('-') && args[i] != "-") throw Xt.Param($"unknown option \"{args[i]}\"");
-                    file = args[i];
+                    if (a.StartsWith("--table=", StringComparison.Ordinal)) { table = a[8..]; break; }
+                    if (a.StartsWith('-') && a != "-")
+                        throw Usage($"{prog}: invalid option -- '{a.TrimStart('-')}'\nTry `{prog} -h' for more information.");
+                    if (file != null) throw Usage("Unknown arguments found on commandline");
+                    file = a;
                     break;
             }
         }
         ProgramNames.Restore = prog;
-        string text = file == null || file == "-" ? stdin.ReadToEnd() : File.ReadAllText(file);
+        string text;
+        if (file == null || file == "-") text = stdin.ReadToEnd();
+        else if (!File.Exists(file)) throw Usage($"Can't open {file}: No such file or directory");
+        else text = File.ReadAllText(file);
         using var _ = store.Lock();
         var ruleset = store.Load();
         var updated = Restore.Apply(ruleset, text, new RestoreOptions { Counters = counters, NoFlush = noflush, OnlyTable = table });
