@@ -29,6 +29,15 @@ public sealed class CommandExecutor
 
     private static XtablesException NoChain() => Xt.Other("No chain/target/match by that name.");
 
+    /// <summary>
+    /// When set, rule commands do not run the kernel checks; each added rule is reported here
+    /// instead (iptables-restore checks the whole table once, at COMMIT).
+    /// </summary>
+    public Action<Chain, RuleEntry, string>? DeferredCheck { get; init; }
+
+    /// <summary>When set, commands edit the table in place instead of a copy (the caller owns atomicity).</summary>
+    public bool InPlace { get; init; }
+
     public string Execute(ParsedCommand cmd)
     {
         if (cmd.Version) return $"{ProgramNames.Main} {XtablesException.VersionTag}\n";
@@ -36,7 +45,7 @@ public sealed class CommandExecutor
 
         var existing = _ruleset.Find(cmd.Table);
         // Commands work on a copy; listing an absent table shows its empty built-in chains.
-        var table = existing?.Clone() ?? new Table(BuiltinTables.Find(cmd.Table)!);
+        var table = existing != null && InPlace ? existing : existing?.Clone() ?? new Table(BuiltinTables.Find(cmd.Table)!);
         var output = new StringBuilder();
         bool verbose = cmd.Verbose > 0;
         // Which commands make an absent table exist (observed with iptables-nft): -A -I -N -P and -F CHAIN.
@@ -49,7 +58,7 @@ public sealed class CommandExecutor
             case Cmd.Check:
             case Cmd.Delete:
             case Cmd.Replace:
-                RuleCommand(table, cmd, verbose ? output : null);
+                RuleCommand(table, cmd, verbose ? output : null, DeferredCheck);
                 break;
             case Cmd.DeleteNum:
             {
@@ -134,7 +143,7 @@ public sealed class CommandExecutor
                 throw Xt.Param("no command specified");
         }
 
-        if (existing != null || creates) _ruleset.Replace(table);
+        if ((existing != null || creates) && !ReferenceEquals(existing, table)) _ruleset.Replace(table);
         return output.ToString();
     }
 
@@ -177,7 +186,7 @@ public sealed class CommandExecutor
                     r.Rule = new Rule(r.Rule.Header, r.Rule.Matches, new JumpTarget(to, j.IsGoto));
     }
 
-    private static void RuleCommand(Table table, ParsedCommand cmd, StringBuilder? verbose)
+    private static void RuleCommand(Table table, ParsedCommand cmd, StringBuilder? verbose, Action<Chain, RuleEntry, string>? deferred)
     {
         var chain = table.Find(cmd.Chain!) ?? throw NoChain();
         var counters = cmd.Counters ?? default;
@@ -188,23 +197,29 @@ public sealed class CommandExecutor
             case Cmd.Append:
                 foreach (var rule in cmd.Rules)
                 {
-                    KernelCheck(table, chain, rule, "RULE_APPEND");
-                    chain.Rules.Add(new RuleEntry(rule, counters));
+                    var entry = new RuleEntry(rule, counters);
+                    if (deferred != null) deferred(chain, entry, "RULE_APPEND");
+                    else KernelCheck(table, chain, rule, "RULE_APPEND");
+                    chain.Rules.Add(entry);
                 }
                 break;
             case Cmd.Insert:
                 foreach (var rule in cmd.Rules)
                 {
                     if (cmd.RuleNumber > chain.Rules.Count + 1) throw Xt.Other("Index of insertion too big.");
-                    KernelCheck(table, chain, rule, "RULE_INSERT");
-                    chain.Rules.Insert(cmd.RuleNumber - 1, new RuleEntry(rule, counters));
+                    var entry = new RuleEntry(rule, counters);
+                    if (deferred != null) deferred(chain, entry, "RULE_INSERT");
+                    else KernelCheck(table, chain, rule, "RULE_INSERT");
+                    chain.Rules.Insert(cmd.RuleNumber - 1, entry);
                 }
                 break;
             case Cmd.Replace:
                 if (chain.Rules.Count == 0) throw NoChain();
                 if (cmd.RuleNumber > chain.Rules.Count) throw Xt.Other("Index of replacement too big.");
-                KernelCheck(table, chain, cmd.Rules[0], "RULE_REPLACE");
-                chain.Rules[cmd.RuleNumber - 1] = new RuleEntry(cmd.Rules[0], counters);
+                var replacement = new RuleEntry(cmd.Rules[0], counters);
+                if (deferred != null) deferred(chain, replacement, "RULE_REPLACE");
+                else KernelCheck(table, chain, cmd.Rules[0], "RULE_REPLACE");
+                chain.Rules[cmd.RuleNumber - 1] = replacement;
                 break;
             case Cmd.Delete:
                 foreach (var rule in cmd.Rules)
@@ -259,6 +274,38 @@ public sealed class CommandExecutor
                     if (r.Rule.Target != null && r.Rule.Target.CheckEntry(c3) is { } te2) throw Fail(te2);
                 }
         }
+    }
+
+    /// <summary>
+    /// Checks every rule of a table at once (the commit-time view): one reachability pass, then
+    /// each extension's kernel check. Returns the first refused rule's error, or null.
+    /// </summary>
+    public static (RuleEntry Entry, XtablesException Error)? CheckTable(Table table, Func<RuleEntry, string> opOf)
+    {
+        var hooks = new Dictionary<Chain, HookMask>();
+        foreach (var b in table.Chains)
+            if (b.Hook is { } h)
+                foreach (var c in ChainsFrom(table, b))
+                    hooks[c] = hooks.GetValueOrDefault(c) | (HookMask)(1 << (int)h);
+        foreach (var chain in table.Chains)
+            foreach (var e in chain.Rules)
+            {
+                var rule = e.Rule;
+                XtablesException Fail(string errno) => Xt.Resource($" {opOf(e)} failed ({errno}): rule in chain {chain.Name}");
+                var hd = rule.Header;
+                if ((hd.InvertSource && hd.SourceMask == 0) || (hd.InvertDestination && hd.DestinationMask == 0))
+                    return (e, Fail("Invalid argument"));
+                if (rule.Target is JumpTarget j && table.Find(j.Chain) is { } dest)
+                {
+                    if (dest.IsBuiltin) return (e, Fail("Operation not supported"));
+                    if (dest == chain || Reaches(table, dest, chain.Name)) return (e, Fail("Too many links"));
+                }
+                var ctx = new KernelCheckContext { Table = table.Name, Hooks = hooks.GetValueOrDefault(chain), Header = hd };
+                foreach (var m in rule.Matches)
+                    if (m.CheckEntry(ctx) is { } err) return (e, Fail(err));
+                if (rule.Target != null && rule.Target.CheckEntry(ctx) is { } terr) return (e, Fail(terr));
+            }
+        return null;
     }
 
     private static bool Reaches(Table table, Chain from, string to) =>

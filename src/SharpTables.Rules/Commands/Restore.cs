@@ -30,6 +30,9 @@ public static class Restore
         string? missingJump = null;
         int lineNo = 0;
         string prog = ProgramNames.Restore;
+        // Rules added in the current block, with their line and operation, for the COMMIT-time check.
+        var added = new Dictionary<RuleEntry, (int Line, string Op)>(ReferenceEqualityComparer.Instance);
+        var scratch = new Ruleset();
 
         foreach (var line in SplitLines(text))
         {
@@ -43,6 +46,12 @@ public static class Restore
                     if (!skipping)
                     {
                         if (missingJump != null) throw Xt.Param($"Chain '{missingJump}' does not exist");
+                        if (CommandExecutor.CheckTable(table, e => added.TryGetValue(e, out var a) ? a.Op : "RULE_APPEND") is { } bad)
+                            throw new XtablesException(bad.Error.Exit, bad.Error.Message, bad.Error.Style)
+                            {
+                                Line = added.TryGetValue(bad.Entry, out var where) ? where.Line : lineNo,
+                                Restore = true,
+                            };
                         if (created || options.NoFlush) result.Replace(table);
                         else result.Remove(table.Name);
                     }
@@ -60,6 +69,9 @@ public static class Restore
                         : new Table(def);
                     created = false;
                     missingJump = null;
+                    added.Clear();
+                    scratch = new Ruleset();
+                    scratch.Replace(table);
                     continue;
                 }
                 if (table == null) throw LineFailed(lineNo);
@@ -70,7 +82,13 @@ public static class Restore
                     created = true;
                     continue;
                 }
-                var cmd = RuleLine(table, line, options, ref missingJump);
+                int at = lineNo;
+                var executor = new CommandExecutor(scratch)
+                {
+                    InPlace = true,
+                    DeferredCheck = (_, entry, op) => added[entry] = (at, op),
+                };
+                var cmd = RuleLine(table, executor, line, options, ref missingJump);
                 if ((cmd & (Cmd.Append | Cmd.Insert | Cmd.NewChain | Cmd.Replace | Cmd.SetPolicy | Cmd.Flush | Cmd.RenameChain)) != 0)
                     created = true;
             }
@@ -139,7 +157,7 @@ public static class Restore
         return true;
     }
 
-    private static Cmd RuleLine(Table table, string line, RestoreOptions options, ref string? missingJump)
+    private static Cmd RuleLine(Table table, CommandExecutor executor, string line, RestoreOptions options, ref string? missingJump)
     {
         Counters? counters = null;
         if (line[0] == '[')
@@ -165,25 +183,9 @@ public static class Restore
             return cmd.Command;
         }
         if (counters != null && cmd.Counters == null) cmd.Counters = options.Counters ? counters : null;
-        var scratch = new Ruleset();
-        scratch.Replace(table);
-        new CommandExecutor(scratch).Execute(cmd);
-        // Execute replaced the table in scratch with an updated copy: adopt its chains.
-        CopyInto(scratch.Find(table.Name)!, table);
+        // The executor edits this block's table in place: the block is published only at COMMIT.
+        executor.Execute(cmd);
         return cmd.Command;
-    }
-
-    private static void CopyInto(Table from, Table to)
-    {
-        foreach (var c in to.Chains.ToList()) if (from.Find(c.Name) == null) to.RemoveChain(c);
-        foreach (var c in from.Chains)
-        {
-            var t = to.Find(c.Name) ?? to.AddUserChain(c.Name);
-            t.Policy = c.Policy;
-            t.PolicyCounters = c.PolicyCounters;
-            t.Rules.Clear();
-            t.Rules.AddRange(c.Rules);
-        }
     }
 
     /// <summary>
