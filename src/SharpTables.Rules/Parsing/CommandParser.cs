@@ -569,7 +569,8 @@ public sealed class CommandParser
     {
         foreach (var b in s_baseLong)
             if (b.Long == name) return new Resolved(b, null, null, b.Arg);
-        foreach (var (inst, _) in _loaded)
+        var owners = OptionOwners();
+        foreach (var inst in owners)
             foreach (var d in inst.Extension.Options)
                 if (d.Name == name) return new Resolved(null, inst, d, d.Arg);
 
@@ -581,7 +582,7 @@ public sealed class CommandParser
             if (candidate == null) { candidate = new Resolved(b, null, null, b.Arg); key = b.Short; }
             else if (!Equals(key, b.Short)) return null;
         }
-        foreach (var (inst, _) in _loaded)
+        foreach (var inst in owners)
             foreach (var d in inst.Extension.Options)
             {
                 if (!d.Name.StartsWith(name, StringComparison.Ordinal)) continue;
@@ -590,6 +591,23 @@ public sealed class CommandParser
                 else if (!Equals(key, k)) return null;
             }
         return candidate;
+    }
+
+    /// <summary>
+    /// The instances that receive extension options, in getopt's table order: xtables merges an
+    /// extension's options once, when it is first loaded, in front of those merged before; a second
+    /// <c>-m NAME</c> is a clone that adds no options, and an option of NAME goes to its newest
+    /// instance (the older ones are marked completed).
+    /// </summary>
+    private List<ExtensionInstance> OptionOwners()
+    {
+        var order = new List<Extension>();
+        foreach (var (inst, _) in _loaded)
+            if (!order.Contains(inst.Extension)) order.Add(inst.Extension);
+        var owners = new List<ExtensionInstance>(order.Count);
+        for (int i = order.Count - 1; i >= 0; i--)
+            owners.Add(_loaded.Last(l => l.Inst.Extension == order[i]).Inst);
+        return owners;
     }
 
     private void GenericOptCheck()
