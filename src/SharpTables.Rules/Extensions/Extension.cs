@@ -83,7 +83,7 @@ public abstract class ExtensionInstance
     public virtual string SaveName => Extension.Name;
 
     /// <summary>The name in -L's target column (e.g. NOTRACK lists as CT).</summary>
-    public virtual string ListName => SaveName;
+    public virtual string ListTargetName => SaveName;
 
     /// <summary>Options seen so far (by <see cref="OptionDef.Id"/>).</summary>
     protected bool Seen(string id) => _seen.Contains(id);
