@@ -362,7 +362,9 @@ public sealed class CommandParser
             case 'p':
                 SetOption(Opt.Protocol, invert);
                 _invProto = invert;
-                _protocolText = arg!.ToLowerInvariant();
+                // iptables 1.8.9 takes the protocol from argv[optind - 1], the whole word that held the
+                // argument: "-ptcp" and "--protocol=tcp" therefore name unknown protocols.
+                _protocolText = _argv[_optind - 1].ToLowerInvariant();
                 _proto = ParseProtocol(_protocolText);
                 if (_proto == 0 && _invProto) throw Xt.Param("rule would never match protocol");
                 break;
