@@ -169,32 +169,37 @@ public static class Restore
 
     /// <summary>
     /// Splits a rule line into words like iptables-restore's add_param_to_argv: white space
-    /// separates, double quotes group (and are removed), a backslash escapes a quote.
+    /// separates; a double quote opens a quoted part in which a backslash takes the next
+    /// character literally; the closing quote ends the word (so <c>""</c> is an empty word).
+    /// Outside quotes a backslash is an ordinary character. iptables-restore sees the line with
+    /// its newline, so a quote left open swallows it (and the word ends up containing "\n").
     /// </summary>
     public static List<string> Tokenize(string line)
     {
         var words = new List<string>();
         var cur = new StringBuilder();
-        bool inQuote = false, have = false;
-        for (int i = 0; i < line.Length; i++)
+        bool inQuote = false, escaped = false;
+        foreach (char ch in line + "\n")
         {
-            char ch = line[i];
-            if (ch == '\\' && i + 1 < line.Length && line[i + 1] == '"')
+            if (inQuote)
             {
-                cur.Append('"'); have = true; i++;
+                if (escaped) { cur.Append(ch); escaped = false; continue; }
+                if (ch == '\\') { escaped = true; continue; }
+                if (ch != '"') { cur.Append(ch); continue; }
+                inQuote = false;
+                words.Add(cur.ToString());
+                cur.Clear();
                 continue;
             }
-            if (ch == '"') { inQuote = !inQuote; have = true; continue; }
-            if (!inQuote && (ch == ' ' || ch == '\t' || ch == '\n'))
+            if (ch == '"') { inQuote = true; continue; }
+            if (ch is ' ' or '\t' or '\n')
             {
-                if (have) { words.Add(cur.ToString()); cur.Clear(); have = false; }
+                if (cur.Length > 0) { words.Add(cur.ToString()); cur.Clear(); }
                 continue;
             }
             cur.Append(ch);
-            have = true;
         }
-        if (inQuote) throw Xt.Param("Unterminated quoted string");
-        if (have) words.Add(cur.ToString());
+        if (cur.Length > 0) words.Add(cur.ToString());
         return words;
     }
 

@@ -132,4 +132,9 @@ public abstract class MatchInstance : ExtensionInstance
 
 public abstract class TargetInstance : ExtensionInstance
 {
+    /// <summary>
+    /// The name -L shows in the target column: the kernel's name of the target. It differs from
+    /// <see cref="ExtensionInstance.SaveName"/> for aliases (<c>-j NOTRACK</c> lists as <c>CT</c>).
+    /// </summary>
+    public virtual string ListName => SaveName;
 }

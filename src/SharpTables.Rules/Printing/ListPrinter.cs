@@ -105,7 +105,7 @@ public static class ListPrinter
         {
             null => "",
             JumpTarget j => j.Chain,
-            var t => t.SaveName,
+            var t => t.ListName,
         };
         sb.Append(target.PadRight(9)).Append(' ');
         sb.Append(h.InvertProtocol ? '!' : ' ');
