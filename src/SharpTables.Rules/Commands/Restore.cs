@@ -189,10 +189,12 @@ public static class Restore
     }
 
     /// <summary>
-    /// Splits a rule line into words like iptables-restore's add_param_to_argv: blanks separate;
-    /// a double quote opens a quoted part in which a backslash takes the next character literally
-    /// and the closing quote ends the word; single quotes and backslashes outside quotes are
-    /// ordinary characters. A word that looks like -t/--table is refused.
+    /// Splits a rule line into words like iptables-restore's add_param_to_argv: white space
+    /// separates; a double quote opens a quoted part in which a backslash takes the next
+    /// character literally; the closing quote ends the word (so <c>""</c> is an empty word).
+    /// Outside quotes a backslash is an ordinary character. iptables-restore sees the line with
+    /// its newline, so a quote left open swallows it (and the word ends up containing "\n").
+    /// A word that looks like -t/--table is refused; a word over 1023 characters too.
     /// </summary>
     public static List<string> Tokenize(string line)
     {
@@ -209,7 +211,7 @@ public static class Restore
             words.Add(w);
             cur.Clear();
         }
-        foreach (char ch in line)
+        foreach (char ch in line + "\n")
         {
             if (quote)
             {
@@ -221,7 +223,7 @@ public static class Restore
                 continue;
             }
             if (ch == '"') { quote = true; continue; }
-            if (ch is ' ' or '\t')
+            if (ch is ' ' or '\t' or '\n')
             {
                 if (cur.Length > 0) End();
                 continue;

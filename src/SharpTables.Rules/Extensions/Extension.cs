@@ -83,7 +83,7 @@ public abstract class ExtensionInstance
     public virtual string SaveName => Extension.Name;
 
     /// <summary>The name in -L's target column (e.g. NOTRACK lists as CT).</summary>
-    public virtual string ListTargetName => SaveName;
+    
 
     /// <summary>Options seen so far (by <see cref="OptionDef.Id"/>).</summary>
     protected bool Seen(string id) => _seen.Contains(id);
@@ -135,4 +135,9 @@ public abstract class MatchInstance : ExtensionInstance
 
 public abstract class TargetInstance : ExtensionInstance
 {
+    /// <summary>
+    /// The name -L shows in the target column: the kernel's name of the target. It differs from
+    /// <see cref="ExtensionInstance.SaveName"/> for aliases (<c>-j NOTRACK</c> lists as <c>CT</c>).
+    /// </summary>
+    public virtual string ListName => SaveName;
 }

@@ -27,6 +27,14 @@ public sealed class VerdictTarget : TargetInstance
     public override Extension Extension => StandardExtension.Instance;
     public override string SaveName => Verdict;
     public override void Parse(OptionDef option, string? argument, bool invert, RuleContext ctx) { }
+
+    /// <summary>
+    /// iptables-nft sends QUEUE to the kernel as an xtables target named "QUEUE", which does not
+    /// exist (the verdict is NFQUEUE's job there): every rule with <c>-j QUEUE</c> is refused.
+    /// </summary>
+    public override string? CheckEntry(KernelCheckContext ctx) =>
+        Verdict == "QUEUE" ? "No such file or directory" : null;
+
     public override void Save(StringBuilder sb) { }
     public override void Print(StringBuilder sb, bool numeric) { }
 }

@@ -99,7 +99,7 @@ public static class ListPrinter
     {
         null => "",
         JumpTarget j => j.Chain,
-        var t => t.ListTargetName,
+        var t => t.ListName,
     };
 
     private static void RuleLine(StringBuilder sb, RuleEntry e, int num, ListOptions o)
