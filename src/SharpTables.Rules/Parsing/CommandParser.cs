@@ -556,12 +556,29 @@ public sealed class CommandParser
 
     private readonly record struct Resolved(BaseOpt? Base, ExtensionInstance? Owner, OptionDef? Def, ArgKind Arg);
 
+    /// <summary>
+    /// The extension instances that still take options, newest first: xtables merges a new
+    /// extension's options in front of the older ones, and loading a match again marks the earlier
+    /// instances of it as completed (the options then go to the newest one).
+    /// </summary>
+    private IEnumerable<(ExtensionInstance Inst, bool IsTarget)> ActiveNewestFirst()
+    {
+        for (int i = _loaded.Count - 1; i >= 0; i--)
+        {
+            var (inst, isTarget) = _loaded[i];
+            bool superseded = false;
+            for (int j = i + 1; j < _loaded.Count && !superseded; j++)
+                superseded = _loaded[j].IsTarget == isTarget && _loaded[j].Inst.Extension == inst.Extension;
+            if (!superseded) yield return (inst, isTarget);
+        }
+    }
+
     /// <summary>getopt_long lookup over the merged option table: exact name first, else a unique prefix.</summary>
     private Resolved? ResolveLong(string name)
     {
         foreach (var b in s_baseLong)
             if (b.Long == name) return new Resolved(b, null, null, b.Arg);
-        foreach (var (inst, _) in _loaded)
+        foreach (var (inst, _) in ActiveNewestFirst())
             foreach (var d in inst.Extension.Options)
                 if (d.Name == name) return new Resolved(null, inst, d, d.Arg);
 
@@ -573,7 +590,7 @@ public sealed class CommandParser
             if (candidate == null) { candidate = new Resolved(b, null, null, b.Arg); key = b.Short; }
             else if (!Equals(key, b.Short)) return null;
         }
-        foreach (var (inst, _) in _loaded)
+        foreach (var (inst, _) in ActiveNewestFirst())
             foreach (var d in inst.Extension.Options)
             {
                 if (!d.Name.StartsWith(name, StringComparison.Ordinal)) continue;
