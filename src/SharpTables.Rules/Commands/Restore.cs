@@ -140,7 +140,7 @@ public static class Restore
             counters = c;
             line = line[(close + 1)..].TrimStart();
         }
-        var args = Tokenize(line);
+        var args = Tokenize(line + "\n");
         var parser = new CommandParser(Family.IPv4, restore: true, chainExists: (_, ch) => table.Find(ch) != null);
         var cmd = parser.Parse(args, table.Name);
         if (options.Counters && counters != null && cmd.Counters == null) cmd.Counters = counters;
@@ -168,33 +168,38 @@ public static class Restore
     }
 
     /// <summary>
-    /// Splits a rule line into words like iptables-restore's add_param_to_argv: white space
-    /// separates, double quotes group (and are removed), a backslash escapes a quote.
+    /// Splits a rule line (with its final newline) into words like iptables-restore's
+    /// add_param_to_argv: blanks separate words; a double quote opens a quoted part, inside which
+    /// a backslash takes the next character literally and the closing quote ends the word (even
+    /// an empty one); outside quotes a backslash is an ordinary character. A quote left open runs
+    /// to the end of the line, newline included, without an error.
     /// </summary>
     public static List<string> Tokenize(string line)
     {
         var words = new List<string>();
         var cur = new StringBuilder();
-        bool inQuote = false, have = false;
-        for (int i = 0; i < line.Length; i++)
+        bool inQuote = false, escaped = false;
+        foreach (char ch in line)
         {
-            char ch = line[i];
-            if (ch == '\\' && i + 1 < line.Length && line[i + 1] == '"')
+            if (inQuote)
             {
-                cur.Append('"'); have = true; i++;
+                if (escaped) { cur.Append(ch); escaped = false; continue; }
+                if (ch == '\\') { escaped = true; continue; }
+                if (ch != '"') { cur.Append(ch); continue; }
+                inQuote = false;
+                words.Add(cur.ToString());
+                cur.Clear();
                 continue;
             }
-            if (ch == '"') { inQuote = !inQuote; have = true; continue; }
-            if (!inQuote && (ch == ' ' || ch == '\t' || ch == '\n'))
+            if (ch == '"') { inQuote = true; continue; }
+            if (ch is ' ' or '\t' or '\n')
             {
-                if (have) { words.Add(cur.ToString()); cur.Clear(); have = false; }
+                if (cur.Length > 0) { words.Add(cur.ToString()); cur.Clear(); }
                 continue;
             }
             cur.Append(ch);
-            have = true;
         }
-        if (inQuote) throw Xt.Param("Unterminated quoted string");
-        if (have) words.Add(cur.ToString());
+        if (cur.Length > 0) words.Add(cur.ToString());
         return words;
     }
 
