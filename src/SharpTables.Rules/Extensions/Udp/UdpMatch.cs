@@ -55,35 +55,8 @@ public sealed class UdpMatch(UdpExtension ext) : MatchInstance
     public bool TestsNothing => !IsXtMatch && _exprs.Count == 0;
 
     // What a listing shows for this match: null when it is folded into another one (or vanished).
-    private PortView? _view;
-
-    private enum Op { Eq, Ne, Le, Gt, InRange, NotInRange }
-    private readonly record struct Expr(bool Dest, Op Op, ushort A, ushort B);
-    private readonly List<Expr> _exprs = [];
-
-    private sealed class PortView
-    {
-        public ushort SMin, DMin;
-        public ushort SMax = ushort.MaxValue, DMax = ushort.MaxValue;
-        public bool SInv, DInv;
-
-        /// <summary>nft_parse_udp / nft_parse_udp_range: what one expression does to the listed match.</summary>
-        public void Apply(Expr e)
-        {
-            ref ushort min = ref e.Dest ? ref DMin : ref SMin;
-            ref ushort max = ref e.Dest ? ref DMax : ref SMax;
-            ref bool inv = ref e.Dest ? ref DInv : ref SInv;
-            switch (e.Op)
-            {
-                case Op.Eq: min = max = e.A; break;
-                case Op.Ne: min = max = e.A; inv = true; break;
-                case Op.Le: max = e.A; break;
-                case Op.Gt: min = (ushort)Math.Min(e.A + 1, ushort.MaxValue); break;
-                case Op.InRange: min = e.A; max = e.B; break;
-                case Op.NotInRange: min = e.A; max = e.B; inv = true; break;
-            }
-        }
-    }
+    private NftPortView? _view;
+    private List<NftPortExpr> _exprs = [];
 
     public override void Parse(OptionDef option, string? arg, bool invert, RuleContext ctx)
     {
@@ -98,22 +71,19 @@ public sealed class UdpMatch(UdpExtension ext) : MatchInstance
                     && DestMin == 0 && DestMax == ushort.MaxValue;
         if (IsXtMatch)
         {
-            _view = new PortView();
+            _view = new NftPortView();
             return;
         }
         // add_nft_udp: the native form needs the rule's protocol (inverted or not) to be udp.
         if (ctx.Protocol != 17) throw Xt.Param("UDP match requires '-p udp'");
 
-        InvertAsPair = SourceMin != 0 && SourceMin == SourceMax && DestMin != 0 && DestMin == DestMax
-                       && InvertSource && InvertDest;
-        _exprs.Clear();
-        Emit(false, SourceMin, SourceMax, InvertSource);
-        Emit(true, DestMin, DestMax, InvertDest);
+        InvertAsPair = InvertSource && NftPorts.ComparedAsPair(SourceMin, SourceMax, InvertSource, DestMin, DestMax, InvertDest);
+        _exprs = NftPorts.Emit(SourceMin, SourceMax, InvertSource, DestMin, DestMax, InvertDest);
 
-        var own = new PortView();
+        var own = new NftPortView();
         foreach (var e in _exprs) own.Apply(e);
         (SourceMin, SourceMax, InvertSource, DestMin, DestMax, InvertDest) =
-            (own.SMin, own.SMax, own.SInv, own.DMin, own.DMax, own.DInv);
+            (own.SourceMin, own.SourceMax, own.InvertSource, own.DestMin, own.DestMax, own.InvertDest);
 
         if (_exprs.Count == 0) return;
         if (s_listedOfRule.TryGetValue(ctx, out var first) && first._view != null)
@@ -125,15 +95,6 @@ public sealed class UdpMatch(UdpExtension ext) : MatchInstance
         s_listedOfRule.AddOrUpdate(ctx, this);
     }
 
-    /// <summary>add_nft_tcpudp / expr_gen_range_cmp16: the expression a port field becomes.</summary>
-    private void Emit(bool dest, ushort min, ushort max, bool inv)
-    {
-        if (min == 0 && max == ushort.MaxValue) return;
-        if (min == max) _exprs.Add(new(dest, inv ? Op.Ne : Op.Eq, min, min));
-        else if (min == 0) _exprs.Add(new(dest, inv ? Op.Gt : Op.Le, max, max));
-        else _exprs.Add(new(dest, inv ? Op.NotInRange : Op.InRange, min, max));
-    }
-
     /// <summary>The kernel's xt_udp checks the rule's protocol (xt_check_match).</summary>
     public override string? CheckEntry(KernelCheckContext ctx) =>
         IsXtMatch && (ctx.Header.Protocol != 17 || ctx.Header.InvertProtocol) ? "Invalid argument" : null;
@@ -143,15 +104,15 @@ public sealed class UdpMatch(UdpExtension ext) : MatchInstance
     public override void Save(StringBuilder sb)
     {
         if (_view is not { } v) return;
-        Ports.SaveRange(sb, "sport", v.SMin, v.SMax, v.SInv);
-        Ports.SaveRange(sb, "dport", v.DMin, v.DMax, v.DInv);
+        Ports.SaveRange(sb, "sport", v.SourceMin, v.SourceMax, v.InvertSource);
+        Ports.SaveRange(sb, "dport", v.DestMin, v.DestMax, v.InvertDest);
     }
 
     public override void Print(StringBuilder sb, bool numeric)
     {
         if (_view is not { } v) return;
         sb.Append(" udp");
-        Ports.PrintRange(sb, "spt", v.SMin, v.SMax, v.SInv, numeric, "udp");
-        Ports.PrintRange(sb, "dpt", v.DMin, v.DMax, v.DInv, numeric, "udp");
+        Ports.PrintRange(sb, "spt", v.SourceMin, v.SourceMax, v.InvertSource, numeric, "udp");
+        Ports.PrintRange(sb, "dpt", v.DestMin, v.DestMax, v.InvertDest, numeric, "udp");
     }
 }
