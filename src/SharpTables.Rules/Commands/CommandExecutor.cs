@@ -257,7 +257,11 @@ public sealed class CommandExecutor
             if (dest != null && (dest == chain || Reaches(table, dest, chain.Name))) throw Fail("Too many links");
         }
         var hooks = HooksReaching(table, chain);
-        var ctx = new KernelCheckContext { Table = table.Name, Hooks = hooks, Header = rule.Header };
+        var ctx = new KernelCheckContext
+        {
+            Table = table.Name, Hooks = hooks, Header = rule.Header,
+            CheckEntryHooks = chain.Hook is { } own ? (HookMask)(1 << (int)own) : HookMask.None,
+        };
         foreach (var m in rule.Matches)
             if (m.CheckEntry(ctx) is { } e) throw Fail(e);
         if (rule.Target != null && rule.Target.CheckEntry(ctx) is { } te) throw Fail(te);

@@ -66,6 +66,13 @@ public sealed class KernelCheckContext
     public required string Table { get; init; }
     public required HookMask Hooks { get; init; }
     public required RuleHeader Header { get; init; }
+    /// <summary>
+    /// The hook mask an extension's own checkentry sees (xt_mtchk_param.hook_mask under
+    /// nf_tables): the hook of the built-in chain the rule is added to, none for a user chain,
+    /// and none when a new jump makes existing rules reachable from more hooks (the kernel then
+    /// re-validates only the extensions' registered hooks, which <see cref="Hooks"/> covers).
+    /// </summary>
+    public HookMask CheckEntryHooks { get; init; }
 }
 
 /// <summary>
@@ -94,10 +101,13 @@ public abstract class ExtensionInstance
     {
         if (!option.Legacy)
         {
-            if (_seen.Contains(option.Id) && !option.Multi)
-                throw Xt.Param($"{ExtName}: option \"--{option.Name}\" can only be used once.\n");
-            if (invert && !option.Invertible)
-                throw Xt.Param($"{ExtName}: option \"--{option.Name}\" cannot be inverted.\n");
+            // xtopt looks the option up by its id: the first entry with that id gives the name
+            // in messages and the invert flag (so "--sport" is reported as "--source-port").
+            var entry = Extension.Options.FirstOrDefault(o => o.Id == option.Id) ?? option;
+            if (_seen.Contains(option.Id) && !entry.Multi)
+                throw Xt.Param($"{ExtName}: option \"--{entry.Name}\" can only be used once.\n");
+            if (invert && !entry.Invertible)
+                throw Xt.Param($"{ExtName}: option \"--{entry.Name}\" cannot be inverted.\n");
         }
         _seen.Add(option.Id);
         Parse(option, argument, invert, ctx);

@@ -29,6 +29,41 @@ public static class Ports
         return (min, max);
     }
 
+    /// <summary>
+    /// libxtables' <c>xtables_getportbyname</c> (used by xtopt port options): getaddrinfo's service
+    /// lookup, i.e. a decimal number (strtoul base 10, 0-65535) or a service name known for tcp,
+    /// else for udp. Returns -1 when it resolves to nothing.
+    /// </summary>
+    public static int ServicePort(string name)
+    {
+        ulong n = CParse.StrToUMax(name, 0, 10, out int end, out bool overflow);
+        if (end == name.Length) // the whole text is a number (an empty text is 0)
+            return overflow || n > ushort.MaxValue ? -1 : (int)n;
+        return NetDb.Port(name, "tcp") ?? NetDb.Port(name, "udp") ?? -1;
+    }
+
+    /// <summary>
+    /// xtopt's XTTYPE_PORTRC (<c>xtopt_parse_mport</c>): up to two ':'-separated components, each
+    /// resolved by <see cref="ServicePort"/>; an empty component keeps its default (0 or 65535), and a
+    /// single component means that one port.
+    /// </summary>
+    public static (ushort Min, ushort Max) ParseServiceRange(string arg, string ext, string option)
+    {
+        var parts = arg.Split(':');
+        ushort min = 0, max = ushort.MaxValue;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (i == 2)
+                throw Xt.Param($"{ext}: Too many components for option \"--{option}\" (max: 2)\n");
+            if (parts[i].Length == 0) continue;
+            int p = ServicePort(parts[i]);
+            if (p < 0) throw Xt.Param($"Port \"{parts[i]}\" does not resolve to anything.\n");
+            if (i == 0) min = (ushort)p; else max = (ushort)p;
+        }
+        if (parts.Length == 1) max = min;
+        return (min, max);
+    }
+
     /// <summary>Save form: " [!] --OPT a[:b]" unless the range is 0:65535 and not inverted.</summary>
     public static void SaveRange(StringBuilder sb, string option, ushort min, ushort max, bool invert)
     {

@@ -1,0 +1,83 @@
+namespace SharpTables.Rules.Extensions;
+
+/// <summary>libxtables' xtoptions.c parsers for option types that several extensions share.</summary>
+public static class XtOptChecks
+{
+    /// <summary>
+    /// The name xtopt uses for an option in messages: that of the first option with the same id
+    /// (xtopt finds entries by id, so an alias such as "--sport" is reported as "--source-port").
+    /// </summary>
+    public static string EntryName(Extension ext, OptionDef option) =>
+        ext.Options.FirstOrDefault(o => o.Id == option.Id)?.Name ?? option.Name;
+
+    /// <summary>
+    /// XTTYPE_UINT*RC (<c>xtopt_parse_mint</c>): up to <paramref name="maxComponents"/> numbers
+    /// separated by ':', each 0..<paramref name="max"/> in C syntax; an empty component is 0 for the
+    /// first and <paramref name="max"/> for the second. Returns the values read (at least one).
+    /// </summary>
+    public static List<ulong> ParseUIntRange(string arg, string ext, string option, ulong max, int maxComponents = 2)
+    {
+        var values = new List<ulong>();
+        int pos = 0;
+        while (true)
+        {
+            if (values.Count == maxComponents)
+                throw Xt.Param($"{ext}: Too many components for option \"--{option}\" (max: {maxComponents})\n");
+            ulong value;
+            int end;
+            if (pos >= arg.Length || arg[pos] == ':')
+            {
+                end = pos;
+                value = values.Count == 1 ? max : 0;
+            }
+            else
+            {
+                if (!CParse.XtStrToUL(arg, pos, out value, out end, 0, max))
+                    throw Xt.Param($"{ext}: bad value for option \"--{option}\" near \"{arg[pos..]}\", or out of range (0-{max}).\n");
+                if (end < arg.Length && arg[end] != ':')
+                    throw Xt.Param($"{ext}: Argument to \"--{option}\" has unexpected characters near \"{arg[end..]}\".\n");
+            }
+            values.Add(value);
+            if (end >= arg.Length) break;
+            pos = end + 1;
+        }
+        return values;
+    }
+
+    private static readonly (byte Value, string Name)[] s_tosNames =
+    [
+        (0x10, "Minimize-Delay"), (0x08, "Maximize-Throughput"), (0x04, "Maximize-Reliability"),
+        (0x02, "Minimize-Cost"), (0x00, "Normal-Service"),
+    ];
+
+    /// <summary>
+    /// XTTYPE_TOSMASK (<c>xtopt_parse_tosmask</c>): <c>value[/mask]</c> (numbers 0-255, mask defaulting
+    /// to 0xff) or a symbolic TOS name, whose mask is <paramref name="symbolMask"/>.
+    /// </summary>
+    public static (byte Value, byte Mask) ParseTosMask(string arg, byte symbolMask)
+    {
+        if (CParse.XtStrToUL(arg, 0, out ulong value, out int end, 0, 0xFF))
+        {
+            byte mask = 0xFF;
+            if (end < arg.Length && arg[end] == '/')
+            {
+                if (!CParse.XtStrToUL(arg, end + 1, out ulong m, out end, 0, 0xFF))
+                    throw Xt.Param($"Illegal value: \"{arg}\"");
+                mask = (byte)m;
+            }
+            if (end < arg.Length) throw Xt.Param($"Illegal value: \"{arg}\"");
+            return ((byte)value, mask);
+        }
+        foreach (var (v, name) in s_tosNames)
+            if (string.Equals(arg, name, StringComparison.OrdinalIgnoreCase)) return (v, symbolMask);
+        throw Xt.Param($"Symbolic name \"{arg}\" is unknown");
+    }
+
+    /// <summary>tos_try_print_symbolic: the TOS name for a value, when the mask is 0x3f.</summary>
+    public static string? TosSymbol(byte value, byte mask)
+    {
+        if (mask != 0x3F) return null;
+        foreach (var (v, name) in s_tosNames) if (v == value) return name;
+        return null;
+    }
+}
