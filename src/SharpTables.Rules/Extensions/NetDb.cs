@@ -50,11 +50,14 @@ public static class NetDb
         }
     }
 
-    /// <summary>proto_to_name(proto, nolookup): the chain-protos table, then /etc/protocols.</summary>
+    /// <summary>
+    /// proto_to_name(proto, nolookup) of iptables 1.8.9: /etc/protocols first (so 58 is
+    /// "ipv6-icmp" and 135 "mobility-header"), then libxtables' short list (0 is "all").
+    /// </summary>
     public static string? ProtocolName(int number, bool lookup = true)
     {
-        foreach (var (n, v) in s_chainProtos) if (v == number) return n;
         if (number != 0 && lookup && s_protoByNumber.TryGetValue(number, out var name)) return name;
+        foreach (var (n, v) in s_chainProtos) if (v == number) return n;
         return null;
     }
 

@@ -46,6 +46,29 @@ public class OracleReplayTests
         throw new FileNotFoundException("no source for " + jsonPath);
     }
 
+    /// <summary>
+    /// The restore part of a fixture source: everything before "#@ commands", with restore_list.py's
+    /// "#@ repeat N LINE" expanded (used to build the 10,006-rule fixture).
+    /// </summary>
+    private static string RestoreText(string source)
+    {
+        var sb = new StringBuilder();
+        foreach (var line in File.ReadLines(source))
+        {
+            if (line.StartsWith("#@ commands", StringComparison.Ordinal)) break;
+            if (line.StartsWith("#@ repeat ", StringComparison.Ordinal))
+            {
+                var rest = line["#@ repeat ".Length..];
+                int sp = rest.IndexOf(' ');
+                int n = int.Parse(rest[..sp]);
+                for (int i = 0; i < n; i++) sb.Append(rest[(sp + 1)..]).Append('\n');
+                continue;
+            }
+            sb.Append(line).Append('\n');
+        }
+        return sb.ToString();
+    }
+
     private static string Theirs(string text) => TestPaths.OurName(
         TestPaths.OurName(TestPaths.OurName(text, "sharptables-restore", "iptables-nft-restore"), "sharptables-restore", "iptables-restore"));
 
@@ -79,9 +102,7 @@ public class OracleReplayTests
             {
                 if (words[0].Contains("restore"))
                 {
-                    var text = File.ReadAllText(source);
-                    int marker = text.IndexOf("#@ commands", StringComparison.Ordinal);
-                    if (marker >= 0) text = text[..marker];
+                    var text = RestoreText(source);
                     bool counters = words.Contains("-c") || words.Contains("--counters");
                     bool noflush = words.Contains("-n") || words.Contains("--noflush");
                     ruleset = Restore.Apply(ruleset, text, new RestoreOptions { Counters = counters, NoFlush = noflush });
