@@ -22,9 +22,21 @@ public class RestoreSaveBenchmark
     {
         var dir = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(dir, "SharpTables.slnx"))) dir = Path.GetDirectoryName(dir)!;
-        var text = File.ReadAllText(Path.Combine(dir, "tests", "fixtures", "listing", "linenumbers.restore"));
-        int marker = text.IndexOf("#@ commands", StringComparison.Ordinal);
-        _fixture = marker >= 0 ? text[..marker] : text;
+        // The fixture is restore_list.py input: "#@ repeat N LINE" expands to N lines; "#@ commands" ends it.
+        var sb = new System.Text.StringBuilder();
+        foreach (var line in File.ReadLines(Path.Combine(dir, "tests", "fixtures", "listing", "linenumbers.restore")))
+        {
+            if (line.StartsWith("#@ commands", StringComparison.Ordinal)) break;
+            if (line.StartsWith("#@ repeat ", StringComparison.Ordinal))
+            {
+                var rest = line["#@ repeat ".Length..];
+                int sp = rest.IndexOf(' ');
+                for (int i = int.Parse(rest[..sp]); i > 0; i--) sb.Append(rest[(sp + 1)..]).Append('\n');
+                continue;
+            }
+            sb.Append(line).Append('\n');
+        }
+        _fixture = sb.ToString();
 
         var lines = new List<string> { "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":SVC - [0:0]" };
         for (int i = 0; i < 5000; i++)
