@@ -21,7 +21,7 @@ public class OracleReplayTests
                 yield return [$"{dir}/{Path.GetFileName(f)}"];
     }
 
-    private static readonly Lazy<Dictionary<string, string>> s_known = new(() =>
+    public static readonly Lazy<Dictionary<string, string>> s_known = new(() =>
     {
         var d = new Dictionary<string, string>();
         foreach (var raw in File.ReadLines(Path.Combine(TestPaths.RepoRoot, "tests", "SharpTables.Rules.Tests", "Replay", "replay-differences.txt")))
@@ -35,7 +35,7 @@ public class OracleReplayTests
     });
 
     /// <summary>The source the fixture was made from (.cmds, .rules or .restore).</summary>
-    private static string SourceOf(string jsonPath)
+    public static string SourceOf(string jsonPath)
     {
         var name = Path.GetFileName(jsonPath);
         var dir = Path.GetDirectoryName(jsonPath)!;
@@ -77,8 +77,17 @@ public class OracleReplayTests
     public void Replays_like_the_real_iptables(string fixture)
     {
         var jsonPath = Path.Combine(TestPaths.Fixtures, fixture);
-        var source = SourceOf(jsonPath);
-        using var doc = JsonDocument.Parse(File.ReadAllText(jsonPath));
+        var problems = Compare(File.ReadAllText(jsonPath), SourceOf(jsonPath), fixture, s_known.Value);
+        Assert.True(problems.Length == 0, problems);
+    }
+
+    /// <summary>
+    /// Replays an oracle-canon JSON result (from a fixture or a live run) and lists every command
+    /// whose exit status, stdout or stderr differs, and a differing final save.
+    /// </summary>
+    public static string Compare(string json, string source, string fixture, IReadOnlyDictionary<string, string> known)
+    {
+        using var doc = JsonDocument.Parse(json);
         var nft = doc.RootElement.GetProperty("backends").GetProperty("nft");
         var ruleset = new Ruleset();
         var problems = new StringBuilder();
@@ -120,7 +129,7 @@ public class OracleReplayTests
                 error = e.Render(words[0].Contains("restore") ? "sharptables-restore" : "sharptables");
             }
             bool same = rc == expRc && output == expOut && error == Theirs(expErr);
-            if (s_known.Value.TryGetValue(key, out var reason))
+            if (known.TryGetValue(key, out var reason))
             {
                 if (same) problems.Append($"{key}: listed in replay-differences.txt ({reason}) but now agrees\n");
                 continue;
@@ -129,7 +138,7 @@ public class OracleReplayTests
                 problems.Append($"{key} $ {command}\n  rc {rc} (expected {expRc})\n  stdout:\n{output}\n  expected stdout:\n{expOut}\n  stderr: {error}\n  expected stderr: {Theirs(expErr)}\n");
         }
         if (nft.TryGetProperty("save", out var save) && save.TryGetProperty("iptables", out var ipt) &&
-            !s_known.Value.ContainsKey($"{fixture}#save"))
+            !known.ContainsKey($"{fixture}#save"))
         {
             var expected = string.Join("", ipt.GetProperty("text").GetString()!.Split('\n')
                 .Where(x => !x.StartsWith('#')).Select(x => x + "\n")).TrimEnd('\n');
@@ -138,6 +147,6 @@ public class OracleReplayTests
             _ = withCounters;
             if (ours != expected) problems.Append($"final save differs:\n{ours}\n--- expected ---\n{expected}\n");
         }
-        Assert.True(problems.Length == 0, problems.ToString());
+        return problems.ToString();
     }
 }
