@@ -304,7 +304,11 @@ public sealed class CommandExecutor
                     if (dest.IsBuiltin) return (e, Fail("Operation not supported"));
                     if (dest == chain || Reaches(table, dest, chain.Name)) return (e, Fail("Too many links"));
                 }
-                var ctx = new KernelCheckContext { Table = table.Name, Hooks = hooks.GetValueOrDefault(chain), Header = hd };
+                var ctx = new KernelCheckContext
+                {
+                    Table = table.Name, Hooks = hooks.GetValueOrDefault(chain), Header = hd,
+                    CheckEntryHooks = chain.Hook is { } own ? (HookMask)(1 << (int)own) : HookMask.None,
+                };
                 foreach (var m in rule.Matches)
                     if (m.CheckEntry(ctx) is { } err) return (e, Fail(err));
                 if (rule.Target != null && rule.Target.CheckEntry(ctx) is { } terr) return (e, Fail(terr));

@@ -20,7 +20,7 @@ public class GroundTruthTests
         "mac", "mark", "connmark", "length", "ttl", "pkttype", "addrtype", "hashlimit", "connlimit", "tos",
         "dscp", "owner", "set",
         "ACCEPT", "DROP", "RETURN", "QUEUE", "NFQUEUE", "REJECT", "LOG", "NFLOG", "MARK", "CONNMARK", "DNAT",
-        "SNAT", "MASQUERADE", "REDIRECT", "NOTRACK", "CT", "TRACE",
+        "SNAT", "MASQUERADE", "REDIRECT", "NOTRACK", "CT", "TRACE", "TCPMSS", "DSCP", "TOS", "TTL",
     ];
 
     public sealed record Case(string File, int Line, string Extension, string Table, string Chain, string Rule,
