@@ -1,4 +1,5 @@
 using System.Text;
+using SharpTables.Rules.Extensions;
 using SharpTables.Rules.Model;
 using SharpTables.Rules.Parsing;
 using SharpTables.Rules.Printing;
@@ -17,22 +18,24 @@ public sealed record RestoreOptions
 
 /// <summary>
 /// iptables-restore: applies an iptables-save file to a copy of the ruleset and returns the copy.
-/// The whole file is one transaction, as with the nf_tables backend: any error leaves the
-/// caller's ruleset untouched and names the line.
+/// The whole file is one transaction (a product requirement; iptables-nft commits each
+/// <c>*table … COMMIT</c> block on its own): any error leaves the caller's ruleset untouched.
+/// Errors are reported as iptables-restore 1.8.9 (nf_tables) reports them: parse errors at once,
+/// at their line; command failures (unknown chain, bad policy, ...) and jumps to undeclared chains
+/// when the block's COMMIT line is reached, the first one in file order winning; kernel refusals
+/// after that.
 /// </summary>
 public static class Restore
 {
     public static Ruleset Apply(Ruleset current, string text, RestoreOptions options)
     {
         var result = current.Clone();
-        Table? table = null;
-        bool skipping = false, created = false;
-        string? missingJump = null;
+        var b = new Block();
+        // -T: the table of the last header seen is not the one asked for; until the next header,
+        // lines are not even looked at (iptables-restore returns before parsing them).
+        bool skipping = false;
         int lineNo = 0;
         string prog = ProgramNames.Restore;
-        // Rules added in the current block, with their line and operation, for the COMMIT-time check.
-        var added = new Dictionary<RuleEntry, (int Line, string Op)>(ReferenceEqualityComparer.Instance);
-        var scratch = new Ruleset();
 
         foreach (var line in SplitLines(text))
         {
@@ -41,65 +44,85 @@ public static class Restore
             if (line.Length == 0 || line[0] == '#') continue;
             try
             {
-                if (table != null && line == "COMMIT")
+                if (b.Table != null && line == "COMMIT")
                 {
-                    if (!skipping)
-                    {
-                        if (missingJump != null) throw Xt.Param($"Chain '{missingJump}' does not exist");
-                        if (CommandExecutor.CheckTable(table, e => added.TryGetValue(e, out var a) ? a.Op : "RULE_APPEND") is { } bad)
-                            throw new XtablesException(bad.Error.Exit, bad.Error.Message, bad.Error.Style)
-                            {
-                                Line = added.TryGetValue(bad.Entry, out var where) ? where.Line : lineNo,
-                                Restore = true,
-                            };
-                        if (created || options.NoFlush) result.Replace(table);
-                        else result.Remove(table.Name);
-                    }
-                    table = null;
+                    Commit(b, result, options, lineNo);
+                    b = new Block();
                     continue;
                 }
-                if (line[0] == '*' && table == null)
+                if (line[0] == '*' && b.Table == null)
                 {
                     var name = line[1..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
-                    if (name == null) throw Xt.Param($"{prog}: line {lineNo} table name invalid\n");
-                    var def = BuiltinTables.Find(name) ?? throw Xt.Param($"{prog}: line {lineNo} table name '{name}' invalid\n");
+                    if (name == null) throw Xt.Param($"{prog}: line {lineNo} table name invalid");
+                    var def = BuiltinTables.Find(name) ?? throw Xt.Param($"{prog}: line {lineNo} table name '{name}' invalid");
                     skipping = options.OnlyTable != null && options.OnlyTable != name;
-                    table = options.NoFlush || skipping
-                        ? (result.Find(name)?.Clone() ?? new Table(def))
-                        : new Table(def);
-                    created = false;
-                    missingJump = null;
-                    added.Clear();
-                    scratch = new Ruleset();
-                    scratch.Replace(table);
+                    if (skipping) continue;
+                    var existing = result.Find(name);
+                    b.Table = options.NoFlush ? (existing?.Clone() ?? new Table(def)) : new Table(def);
+                    // After the implicit flush the table has no chains until something needs them.
+                    b.Initialized = options.NoFlush && existing != null;
+                    b.Scratch.Replace(b.Table);
                     continue;
                 }
-                if (table == null) throw LineFailed(lineNo);
-                if (skipping) continue;
+                if (b.Table == null)
+                {
+                    if (skipping) continue;
+                    throw LineFailed(lineNo);
+                }
                 if (line[0] == ':')
                 {
-                    ChainLine(table, line, options, lineNo, prog);
-                    created = true;
+                    ChainLine(b, line, options, lineNo, prog);
                     continue;
                 }
-                int at = lineNo;
-                var executor = new CommandExecutor(scratch)
-                {
-                    InPlace = true,
-                    DeferredCheck = (_, entry, op) => added[entry] = (at, op),
-                };
-                var cmd = RuleLine(table, executor, line, options, ref missingJump);
-                if ((cmd & (Cmd.Append | Cmd.Insert | Cmd.NewChain | Cmd.Replace | Cmd.SetPolicy | Cmd.Flush | Cmd.RenameChain)) != 0)
-                    created = true;
+                RuleLine(b, line, options, lineNo);
             }
             catch (XtablesException e) when (e.Line == null)
             {
                 throw new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo, Restore = true, Bare = e.Bare };
             }
         }
-        if (table != null)
+        if (b.Table != null)
             throw new XtablesException(XtablesExit.OtherProblem, "COMMIT expected at line " + (lineNo + 1), ErrorStyle.Short) { Line = lineNo + 1, Restore = true };
         return result;
+    }
+
+    /// <summary>The state of one <c>*table … COMMIT</c> block.</summary>
+    private sealed class Block
+    {
+        /// <summary>The batch's view of the table (null outside a block).</summary>
+        public Table? Table;
+        /// <summary>Holds <see cref="Table"/> for the executor, which edits it in place.</summary>
+        public readonly Ruleset Scratch = new();
+        /// <summary>
+        /// The table's chains exist: in flush mode only once a chain line or a command that needs
+        /// the built-in chains (-A -I -N -P -R -E, -F CHAIN) came; a block without any is deleted.
+        /// </summary>
+        public bool Initialized;
+        /// <summary>The first command failure (with its line) or undeclared jump (line filled in at COMMIT).</summary>
+        public XtablesException? Failed;
+        /// <summary>The first kernel refusal met while running the commands (e.g. -X of a chain in use).</summary>
+        public XtablesException? Refused;
+        /// <summary>Rules added in this block, with their line and operation, for the COMMIT-time check.</summary>
+        public readonly Dictionary<RuleEntry, (int Line, string Op)> Added = new(ReferenceEqualityComparer.Instance);
+    }
+
+    private static void Commit(Block b, Ruleset result, RestoreOptions options, int lineNo)
+    {
+        var table = b.Table!;
+        if (b.Failed != null) throw b.Failed;
+        XtablesException? refused = b.Refused;
+        if (CommandExecutor.CheckTable(table, e => b.Added.TryGetValue(e, out var a) ? a.Op : "RULE_APPEND") is { } bad)
+        {
+            int line = b.Added.TryGetValue(bad.Entry, out var where) ? where.Line : lineNo;
+            // The kernel takes the batch in order: the earliest refused operation is reported.
+            if (refused == null || line < refused.Line)
+                refused = new XtablesException(bad.Error.Exit, bad.Error.Message, bad.Error.Style) { Line = line, Restore = true };
+        }
+        if (refused != null) throw refused;
+        // With --noflush an existing table counts as initialized; a flushed table that nothing
+        // gave chains again is deleted (iptables-save then prints nothing for it).
+        if (b.Initialized) result.Replace(table);
+        else if (!options.NoFlush) result.Remove(table.Name);
     }
 
     /// <summary>Physical lines without their "\n" (a "\r" stays, as iptables-restore keeps it).</summary>
@@ -118,57 +141,133 @@ public static class Restore
     private static XtablesException LineFailed(int line) =>
         new(XtablesExit.OtherProblem, "", ErrorStyle.Short) { Line = line, Restore = true, Bare = true };
 
-    private static void ChainLine(Table table, string line, RestoreOptions options, int lineNo, string prog)
+    private static XtablesException NoChain() => Xt.Other("No chain/target/match by that name.");
+
+    /// <summary>
+    /// A command failed: iptables-nft finds this only when it runs the block's commands at COMMIT,
+    /// so parse errors on later lines of the block still win. Nothing after it is run.
+    /// </summary>
+    private static void Fail(Block b, XtablesException e, int lineNo) =>
+        b.Failed ??= e.Line != null ? e : new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo, Restore = true, Bare = e.Bare };
+
+    /// <summary>xshared's assert_valid_chain_name, as iptables-restore applies it to chain lines.</summary>
+    private static void AssertValidChainName(string name)
     {
+        if (name.Length >= 29) throw Xt.Param($"chain name `{name}' too long (must be under 29 chars)");
+        if (name[0] is '-' or '!') throw Xt.Param($"chain name not allowed to start with `{name[0]}'");
+        if (VerdictTarget.Find(name) != null || ExtensionRegistry.FindTarget(name) != null)
+            throw Xt.Param("chain name may not clash with target name");
+        if (name.Any(IsCSpace)) throw Xt.Param($"Invalid chain name `{name}'");
+    }
+
+    private static bool IsCSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
+
+    private static void ChainLine(Block b, string line, RestoreOptions options, int lineNo, string prog)
+    {
+        var table = b.Table!;
+        // strtok(" \t\n"): a "\r" stays part of the word it ends.
         var f = line[1..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-        if (f.Length < 1) throw Xt.Param($"{prog}: line {lineNo} chain name invalid\n");
+        if (f.Length < 1) throw Xt.Param($"{prog}: line {lineNo} chain name invalid");
         string name = f[0];
-        if (name.Length >= 29) throw Xt.Param($"Invalid chain name `{name}' (28 chars max)");
-        if (f.Length < 2) throw Xt.Param($"{prog}: line {lineNo} policy invalid\n");
+        AssertValidChainName(name);
+        if (f.Length < 2) throw Xt.Param($"{prog}: line {lineNo} policy invalid");
         string policy = f[1];
-        Counters counters = default;
-        if (f.Length >= 3 && !TryParseCounters(f[2], out counters))
-            throw Xt.Param($"{prog}: line {lineNo} invalid counters '{f[2]}'\n");
         var chain = table.Find(name);
         if (chain != null && chain.IsBuiltin)
         {
+            // Only with -c are a built-in chain's counters read, and then they must be there.
+            Counters counters = default;
+            if (options.Counters && (f.Length < 3 || !ScanChainCounters(f[2], out counters)))
+                throw Xt.Param($"invalid policy counters for chain '{name}'");
+            if (b.Failed != null) return;
+            b.Initialized = true;
             if (policy != "-")
             {
-                if (policy is not ("ACCEPT" or "DROP")) throw Xt.Other("Bad policy name.");
+                if (policy is not ("ACCEPT" or "DROP")) { Fail(b, Xt.Other("Bad policy name."), lineNo); return; }
                 chain.Policy = policy;
             }
-            chain.PolicyCounters = options.Counters ? counters : default;
+            chain.PolicyCounters = counters;
+            return;
         }
-        else if (chain == null)
-        {
-            if (name.StartsWith('-')) throw Xt.Param("chain name not allowed to start with `-'\n");
-            table.AddUserChain(name);
-        }
-        else chain.Rules.Clear(); // a declared existing user chain is flushed, even with --noflush
+        // A user chain: policy and counters are ignored, whatever they are.
+        if (b.Failed != null) return;
+        b.Initialized = true;
+        if (chain == null) table.AddUserChain(name);
+        // Redeclaring an existing user chain flushes it with --noflush (nft_chain_restore).
+        else if (options.NoFlush) chain.Rules.Clear();
     }
 
-    private static bool TryParseCounters(string s, out Counters c)
+    /// <summary>sscanf(s, "[%llu:%llu]") == 2: what iptables-restore -c accepts for chain counters.</summary>
+    private static bool ScanChainCounters(string s, out Counters c)
     {
         c = default;
-        if (s.Length < 5 || s[0] != '[' || s[^1] != ']') return false;
-        var parts = s[1..^1].Split(':');
-        if (parts.Length != 2 || !ulong.TryParse(parts[0], out ulong p) || !ulong.TryParse(parts[1], out ulong b)) return false;
-        c = new Counters(p, b);
+        if (s.Length == 0 || s[0] != '[') return false;
+        int i = 1;
+        if (!ScanULong(s, ref i, out ulong p) || i >= s.Length || s[i] != ':') return false;
+        i++;
+        if (!ScanULong(s, ref i, out ulong bytes)) return false;
+        c = new Counters(p, bytes);
         return true;
     }
 
-    private static Cmd RuleLine(Table table, CommandExecutor executor, string line, RestoreOptions options, ref string? missingJump)
+    /// <summary>scanf's %llu: white space, an optional sign, decimal digits (strtoull: saturating, "-" negates).</summary>
+    private static bool ScanULong(string s, ref int i, out ulong v)
     {
-        Counters? counters = null;
-        if (line[0] == '[')
+        v = 0;
+        while (i < s.Length && IsCSpace(s[i])) i++;
+        bool neg = false;
+        if (i < s.Length && s[i] is '+' or '-') { neg = s[i] == '-'; i++; }
+        int start = i;
+        bool overflow = false;
+        while (i < s.Length && char.IsAsciiDigit(s[i]))
         {
-            int close = line.IndexOf(']');
-            if (close < 0 || !TryParseCounters(line[..(close + 1)], out var c))
-                throw Xt.Param("Bad counter");
-            counters = c;
-            line = line[(close + 1)..];
+            ulong d = (ulong)(s[i] - '0');
+            if (v > (ulong.MaxValue - d) / 10) overflow = true; else v = v * 10 + d;
+            i++;
         }
-        var args = Tokenize(line);
+        if (i == start) return false;
+        if (overflow) v = ulong.MaxValue;
+        else if (neg) v = unchecked(0UL - v);
+        return true;
+    }
+
+    /// <summary>
+    /// xshared's tokenize_rule_counters: a line starting with '[' has "[PCNT:BCNT]" in front,
+    /// cut out with strtok (so "[5] -A ..." has no ':' before the end and needs a ']'). Returns
+    /// the text the command is parsed from, which strtok may have cut short.
+    /// </summary>
+    private static string RuleCounters(string line, int lineNo, out string? pcnt, out string? bcnt)
+    {
+        pcnt = bcnt = null;
+        if (line.Length == 0 || line[0] != '[') return line;
+        var buf = line + "\n";
+        int ptr = buf.IndexOf(']');
+        if (ptr < 0) throw Xt.Param($"Bad line {lineNo}: need ]");
+        int i = 1;
+        while (i < buf.Length && buf[i] == ':') i++;
+        if (i >= buf.Length) throw Xt.Param($"Bad line {lineNo}: need :");
+        int colon = buf.IndexOf(':', i);
+        pcnt = buf[i..(colon < 0 ? buf.Length : colon)];
+        int j = colon < 0 ? buf.Length : colon + 1;
+        while (j < buf.Length && buf[j] == ']') j++;
+        if (j >= buf.Length) throw Xt.Param($"Bad line {lineNo}: need ]");
+        int close = buf.IndexOf(']', j);
+        bcnt = buf[j..(close < 0 ? buf.Length : close)];
+        // The command starts after the first ']' and ends at the first NUL strtok wrote after it.
+        int from = ptr + 1, to = buf.Length - 1;
+        if (colon >= from) to = Math.Min(to, colon);
+        if (close >= from) to = Math.Min(to, close);
+        return buf[from..Math.Max(from, to)];
+    }
+
+    private static void RuleLine(Block b, string line, RestoreOptions options, int lineNo)
+    {
+        var table = b.Table!;
+        var rest = RuleCounters(line, lineNo, out var pcnt, out var bcnt);
+        var args = new List<string>();
+        // With -c the counters become a --set-counters option in front of the line's own words.
+        if (options.Counters && pcnt != null && bcnt != null) args.AddRange(["--set-counters", pcnt, bcnt]);
+        args.AddRange(Tokenize(rest));
         string? jump = null;
         var parser = new CommandParser(Family.IPv4, restore: true, chainExists: (_, ch) =>
         {
@@ -176,16 +275,62 @@ public static class Restore
             if (table.Find(ch) == null) jump = ch;
             return true;
         });
-        var cmd = parser.Parse(args, table.Name);
+        ParsedCommand cmd;
+        try
+        {
+            cmd = parser.Parse(args, table.Name);
+        }
+        catch (XtablesException e) when (e.Message.StartsWith("The -t option", StringComparison.Ordinal))
+        {
+            // iptables 1.8.9's do_parse wording, with its trailing newline (a blank line before "Error occurred").
+            throw Xt.Param($"The -t option cannot be used in {ProgramNames.Restore}.\n");
+        }
+        if (b.Failed != null) return;
         if (jump != null)
         {
-            missingJump ??= jump;
-            return cmd.Command;
+            // Line left unset: it is reported at the COMMIT line.
+            b.Failed = Xt.Param($"Chain '{jump}' does not exist");
+            return;
         }
-        if (counters != null && cmd.Counters == null) cmd.Counters = options.Counters ? counters : null;
-        // The executor edits this block's table in place: the block is published only at COMMIT.
-        executor.Execute(cmd);
-        return cmd.Command;
+        // Before the flushed table has its chains, commands that do not create them find none.
+        if (!b.Initialized && cmd.Chain != null && table.Find(cmd.Chain) is { IsBuiltin: true } &&
+            (cmd.Command is Cmd.Zero or Cmd.ZeroNum or Cmd.DeleteChain or Cmd.RenameChain))
+        {
+            Fail(b, NoChain(), lineNo);
+            return;
+        }
+        // nft_rule_replace reports a missing rule as ENOENT, which iptables words as below.
+        if (cmd.Command == Cmd.Replace && table.Find(cmd.Chain!) is { } rc && cmd.RuleNumber > rc.Rules.Count)
+        {
+            Fail(b, Xt.Other("Index of replacement too big."), lineNo);
+            return;
+        }
+        var executor = new CommandExecutor(b.Scratch)
+        {
+            InPlace = true,
+            DeferredCheck = (_, entry, op) => b.Added[entry] = (lineNo, op),
+        };
+        try
+        {
+            // The executor edits this block's table in place: the block is published only at COMMIT.
+            executor.Execute(cmd);
+        }
+        catch (XtablesException e) when (e.Exit == XtablesExit.ResourceProblem)
+        {
+            // The kernel refuses it when the batch is committed; the commands after it still run.
+            b.Refused ??= new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo, Restore = true };
+            return;
+        }
+        catch (XtablesException e) when (e.Exit != XtablesExit.ParameterProblem)
+        {
+            Fail(b, e, lineNo);
+            return;
+        }
+        // -P sends the chain with zero counters (nft_chain_set), so its counters restart.
+        if (cmd.Command == Cmd.SetPolicy && table.Find(cmd.Chain!) is { } pc) pc.PolicyCounters = default;
+        if (cmd.Command is Cmd.Append or Cmd.Insert or Cmd.NewChain or Cmd.Replace or Cmd.SetPolicy or Cmd.RenameChain ||
+            (cmd.Command == Cmd.Flush && (cmd.Chain != null || cmd.Verbose > 0)))
+            b.Initialized = true;
     }
 
     /// <summary>
@@ -194,7 +339,8 @@ public static class Restore
     /// character literally; the closing quote ends the word (so <c>""</c> is an empty word).
     /// Outside quotes a backslash is an ordinary character. iptables-restore sees the line with
     /// its newline, so a quote left open swallows it (and the word ends up containing "\n").
-    /// A word that looks like -t/--table is refused; a word over 1023 characters too.
+    /// A word over 1023 characters is refused. (-t is refused by the option parser, as getopt
+    /// sees it: "-icmp-type any" is -i with "cmp-type", then a stray "any".)
     /// </summary>
     public static List<string> Tokenize(string line)
     {
@@ -204,9 +350,6 @@ public static class Restore
         void End()
         {
             var w = cur.ToString();
-            if ((w.Length > 1 && w[0] == '-' && w[1] != '-' && w.Contains('t')) ||
-                (w.Length >= 3 && w.StartsWith("--t", StringComparison.Ordinal) && "--table".StartsWith(w, StringComparison.Ordinal)))
-                throw Xt.Param($"The -t option cannot be used in {ProgramNames.Restore}.\n");
             if (w.Length > 1023) throw Xt.Param("Parameter too long!");
             words.Add(w);
             cur.Clear();
