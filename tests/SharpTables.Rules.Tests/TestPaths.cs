@@ -67,5 +67,6 @@ public static class TestPaths
             .Replace($"{theirs} v1.8.9", $"{ours} v1.8.9")
             .Replace($"`{theirs} -h' or '{theirs} --help'", $"`{ours} -h' or '{ours} --help'")
             .Replace($"{theirs}: ", $"{ours}: ")
-            .Replace($"Perhaps {theirs} or", $"Perhaps {ours} or");
+            .Replace($"Perhaps {theirs} or", $"Perhaps {ours} or")
+            .Replace($"cannot be used in {theirs}.", $"cannot be used in {ours}.");
 }

@@ -58,12 +58,15 @@ public sealed class CommandExecutor
             case Cmd.Check:
             case Cmd.Delete:
             case Cmd.Replace:
+                if (existing == null && cmd.Command == Cmd.Replace) throw NoChain();
                 RuleCommand(table, cmd, verbose ? output : null, DeferredCheck);
                 break;
             case Cmd.DeleteNum:
             {
+                // A table that does not exist yet has no chains at all.
+                if (existing == null) throw NoChain();
                 var c = Chain(table, cmd.Chain!);
-                if (cmd.RuleNumber > c.Rules.Count) throw NoChain();
+                if (cmd.RuleNumber > c.Rules.Count) throw Xt.Other("Index of deletion too big.");
                 c.Rules.RemoveAt(cmd.RuleNumber - 1);
                 break;
             }
@@ -82,7 +85,8 @@ public sealed class CommandExecutor
                 break;
             case Cmd.ZeroNum:
             {
-                if (existing == null) throw NoChain();
+                // iptables-nft looks the rule up first: with no table there is no rule to zero.
+                if (existing == null) throw Xt.Other("Bad rule (does a matching rule exist in that chain?).");
                 var c = Chain(table, cmd.Chain!);
                 if (cmd.RuleNumber <= c.Rules.Count) c.Rules[cmd.RuleNumber - 1].Counters = default;
                 break;
@@ -214,7 +218,6 @@ public sealed class CommandExecutor
                 }
                 break;
             case Cmd.Replace:
-                if (chain.Rules.Count == 0) throw NoChain();
                 if (cmd.RuleNumber > chain.Rules.Count) throw Xt.Other("Index of replacement too big.");
                 var replacement = new RuleEntry(cmd.Rules[0], counters);
                 if (deferred != null) deferred(chain, replacement, "RULE_REPLACE");

@@ -406,7 +406,7 @@ public sealed class CommandParser
             case 't':
                 if (invert) throw Xt.Param("unexpected ! flag before --table");
                 if (_restore)
-                    throw Xt.Param($"The -t option (seen in line 0) cannot be used in {ProgramNames.Restore}.\n");
+                    throw Xt.Param($"The -t option cannot be used in {ProgramNames.Restore}.\n");
                 if (BuiltinTables.Find(arg!) == null)
                     throw new XtablesException(XtablesExit.VersionProblem, $"table '{arg}' does not exist");
                 _cmd.Table = arg!;

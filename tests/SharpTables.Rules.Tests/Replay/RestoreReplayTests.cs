@@ -80,7 +80,8 @@ public class RestoreReplayTests
         {
             Counters = args.Contains("-c") || args.Contains("--counters"),
             NoFlush = args.Contains("-n") || args.Contains("--noflush"),
-            OnlyTable = Array.IndexOf(args, "-T") is var t and >= 0 ? args[t + 1] : null,
+            OnlyTable = Array.IndexOf(args, "-T") is var t and >= 0 ? args[t + 1]
+                : args.FirstOrDefault(a => a.StartsWith("--table=", StringComparison.Ordinal))?["--table=".Length..],
         };
         bool test = args.Contains("--test") || args.Contains("-t");
         int rc = 0;
