@@ -34,6 +34,7 @@ public static class SharpTablesCli
             args.RemoveAt(0);
         }
         var store = new StateStore(StateStore.ResolveDirectory(stateDir));
+        Xt.WarningWriter = stderr;
         try
         {
             return prog switch

@@ -73,6 +73,21 @@ public sealed class XtablesException(XtablesExit exit, string message, ErrorStyl
 /// <summary>Throw helpers with iptables' wording.</summary>
 public static class Xt
 {
+    private static readonly AsyncLocal<TextWriter?> s_warnings = new();
+
+    /// <summary>
+    /// Where warnings iptables prints on success go (e.g. "warn: --nflog-range has never worked…"):
+    /// the CLI's stderr, a test's capture, or Console.Error when nobody said.
+    /// </summary>
+    public static TextWriter? WarningWriter
+    {
+        get => s_warnings.Value;
+        set => s_warnings.Value = value;
+    }
+
+    /// <summary>Prints a warning line the way iptables does, to <see cref="WarningWriter"/>.</summary>
+    public static void Warn(string line) => (s_warnings.Value ?? Console.Error).WriteLine(line);
+
     public static XtablesException Param(string message) => new(XtablesExit.ParameterProblem, message);
     public static XtablesException Other(string message, ErrorStyle style = ErrorStyle.Short) => new(XtablesExit.OtherProblem, message, style);
     public static XtablesException Resource(string message) => new(XtablesExit.ResourceProblem, message);

@@ -490,7 +490,7 @@ public sealed class CommandParser
         if (arg.Length >= 16)
             throw Xt.Param($"interface name `{arg}' must be shorter than IFNAMSIZ (15)");
         if (arg.IndexOfAny(['/', ' ']) >= 0 && !arg.EndsWith('+'))
-            Console.Error.WriteLine($"Warning: weird character in interface `{arg}' ('/' and ' ' are not allowed by the kernel).");
+            Xt.Warn($"Warning: weird character in interface `{arg}' ('/' and ' ' are not allowed by the kernel).");
         // iptables-nft drops "-i +" (any interface) but keeps "! -o +".
         return arg == "+" && !invert ? "" : arg;
     }

@@ -76,13 +76,19 @@ public class GroundTruthTests
         var exec = new CommandExecutor(ruleset);
         var args = new List<string> { "-t", c.Table, "-A", c.Chain };
         args.AddRange(TestPaths.ShellSplit(c.Rule));
+        var warnings = new StringWriter();
+        Xt.WarningWriter = warnings;
         try
         {
             exec.Run(args);
         }
         catch (XtablesException e)
         {
-            return ((int)e.Exit, e.Render("sharptables"), []);
+            return ((int)e.Exit, warnings + e.Render("sharptables"), []);
+        }
+        finally
+        {
+            Xt.WarningWriter = null;
         }
         var listed = exec.Run(["-t", c.Table, "-S", c.Chain]);
         var prefix = $"-A {c.Chain} ";
@@ -90,7 +96,7 @@ public class GroundTruthTests
             .Where(l => l.StartsWith("-A ", StringComparison.Ordinal))
             .Select(l => l.StartsWith(prefix, StringComparison.Ordinal) ? l[prefix.Length..] : l[(4 + c.Chain.Length)..].TrimStart())
             .ToArray();
-        return (0, "", lines);
+        return (0, warnings.ToString().TrimEnd('\n'), lines);
     }
 
     [Theory]

@@ -54,7 +54,7 @@ public sealed class IprangeMatch(IprangeExtension ext) : MatchInstance
         string from = dash < 0 ? arg : arg[..dash], to = dash < 0 ? arg : arg[(dash + 1)..];
         uint lo = Address(from, optName), hi = Address(to, optName);
         if (dash >= 0 && lo > hi)
-            Console.Error.WriteLine($"xt_iprange: range {from}-{to} is reversed and will never match");
+            Xt.Warn($"xt_iprange: range {from}-{to} is reversed and will never match");
         return (lo, hi);
     }
 

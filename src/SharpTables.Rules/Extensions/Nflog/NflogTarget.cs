@@ -94,7 +94,7 @@ public sealed class NflogTarget(NflogExtension ext) : TargetInstance
     public override void FinalCheck(RuleContext ctx)
     {
         if ((_flags & (1u << ORange)) != 0)
-            Console.Error.WriteLine("warn: --nflog-range has never worked and is no longer supported, please use --nflog-size instead");
+            Xt.Warn("warn: --nflog-range has never worked and is no longer supported, please use --nflog-size instead");
         if ((_flags & (1u << OSize)) != 0) HasSize = true;
         XtOptionTable.CheckCombinations("NFLOG", s_table, _flags);
     }

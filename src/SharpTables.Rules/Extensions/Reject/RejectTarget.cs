@@ -68,7 +68,7 @@ public sealed class RejectTarget(RejectExtension ext) : TargetInstance
             }
         }
         if (IsPrefix(arg!, "echo-reply") || IsPrefix(arg!, "echoreply"))
-            Console.Error.WriteLine("--reject-with echo-reply no longer supported");
+            Xt.Warn("--reject-with echo-reply no longer supported");
         throw Xt.Param($"unknown reject type \"{arg}\"");
     }
 

@@ -80,7 +80,7 @@ public sealed class SetMatch(SetExtension ext) : MatchInstance
                 Bytes = ParseCounter(arg!);
                 break;
             case "set":
-                Console.Error.WriteLine("--set option deprecated, please use --match-set");
+                Xt.Warn("--set option deprecated, please use --match-set");
                 ParseMatchSet(arg!, invert, ctx);
                 break;
             case "match-set":
