@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 using System.Text;
 
 namespace SharpTables.Rules.Extensions;
@@ -36,7 +37,7 @@ public static class Ports
     /// </summary>
     public static int ServicePort(string name)
     {
-        ulong n = CParse.StrToUMax(name, 0, 10, out int end, out bool overflow);
+        ulong n = XtNum.StrToUMax(name, 0, 10, out int end, out bool overflow);
         if (end == name.Length) // the whole text is a number (an empty text is 0)
             return overflow || n > ushort.MaxValue ? -1 : (int)n;
         return NetDb.Port(name, "tcp") ?? NetDb.Port(name, "udp") ?? -1;

@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 namespace SharpTables.Rules.Extensions;
 
 /// <summary>libxtables' xtoptions.c parsers for option types that several extensions share.</summary>
@@ -32,7 +33,7 @@ public static class XtOptChecks
             }
             else
             {
-                if (!CParse.XtStrToUL(arg, pos, out value, out end, 0, max))
+                if (!XtNum.StrToUL(arg, pos, out value, out end, 0, max))
                     throw Xt.Param($"{ext}: bad value for option \"--{option}\" near \"{arg[pos..]}\", or out of range (0-{max}).\n");
                 if (end < arg.Length && arg[end] != ':')
                     throw Xt.Param($"{ext}: Argument to \"--{option}\" has unexpected characters near \"{arg[end..]}\".\n");
@@ -56,12 +57,12 @@ public static class XtOptChecks
     /// </summary>
     public static (byte Value, byte Mask) ParseTosMask(string arg, byte symbolMask)
     {
-        if (CParse.XtStrToUL(arg, 0, out ulong value, out int end, 0, 0xFF))
+        if (XtNum.StrToUL(arg, 0, out ulong value, out int end, 0, 0xFF))
         {
             byte mask = 0xFF;
             if (end < arg.Length && arg[end] == '/')
             {
-                if (!CParse.XtStrToUL(arg, end + 1, out ulong m, out end, 0, 0xFF))
+                if (!XtNum.StrToUL(arg, end + 1, out ulong m, out end, 0, 0xFF))
                     throw Xt.Param($"Illegal value: \"{arg}\"");
                 mask = (byte)m;
             }

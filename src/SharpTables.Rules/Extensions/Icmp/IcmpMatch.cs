@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 using System.Text;
 using SharpTables.Rules.Model;
 
@@ -86,11 +87,11 @@ public static class IcmpTypes
     private static int ParseRange(string s, int start, out uint lo, out uint hi)
     {
         lo = hi = 0;
-        if (!CParse.XtStrToUL(s, start, out ulong v, out int end, 0, 255)) return -1;
+        if (!XtNum.StrToUL(s, start, out ulong v, out int end, 0, 255)) return -1;
         lo = hi = (uint)v;
         if (end < s.Length && s[end] == ':')
         {
-            if (!CParse.XtStrToUL(s, end + 1, out v, out end, 0, 255)) return -1;
+            if (!XtNum.StrToUL(s, end + 1, out v, out end, 0, 255)) return -1;
             hi = (uint)v;
         }
         return end;

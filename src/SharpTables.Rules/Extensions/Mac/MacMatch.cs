@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 using System.Collections.Immutable;
 using System.Text;
 using SharpTables.Rules.Model;
@@ -40,7 +41,7 @@ public sealed class MacMatch(MacExtension ext) : MatchInstance
         int pos = 0;
         for (int i = 0; i < 6; i++)
         {
-            ulong v = CParse.StrToUMax(text, pos, 16, out int end, out _);
+            ulong v = XtNum.StrToUMax(text, pos, 16, out int end, out _);
             char expected = i < 5 ? ':' : '\0';
             char at = end < text.Length ? text[end] : '\0';
             if (at != expected || end - pos > 2) throw Xt.Param("Invalid MAC address specified.");

@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 using System.Text;
 using SharpTables.Rules.Model;
 
@@ -69,10 +70,10 @@ public sealed class OwnerMatch(OwnerExtension ext) : MatchInstance
     {
         XtablesException Bad() => Xt.Param($"owner: Bad value for \"{opt}\" option: \"{s}\"");
         const ulong max = uint.MaxValue - 1;
-        if (!CParse.XtStrToUL(s, 0, out ulong from, out int end, 0, max)) throw Bad();
+        if (!XtNum.StrToUL(s, 0, out ulong from, out int end, 0, max)) throw Bad();
         ulong to = from;
         if (end < s.Length && s[end] is '-' or ':')
-            if (!CParse.XtStrToUL(s, end + 1, out to, out end, 0, max)) throw Bad();
+            if (!XtNum.StrToUL(s, end + 1, out to, out end, 0, max)) throw Bad();
         if (end < s.Length) throw Bad();
         return ((uint)from, (uint)to);
     }

@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 using System.Collections.Immutable;
 using System.Text;
 using SharpTables.Rules.Model;
@@ -97,7 +98,7 @@ public sealed class SetMatch(SetExtension ext) : MatchInstance
     }
 
     private static ulong ParseCounter(string text) =>
-        CParse.XtStrToULWhole(text, out ulong v, 0, ulong.MaxValue) ? v : throw Xt.Param($"Cannot parse {text} as a counter value");
+        XtNum.StrToUL(text, out ulong v, 0, ulong.MaxValue) ? v : throw Xt.Param($"Cannot parse {text} as a counter value");
 
     private void ParseMatchSet(string name, bool invert, RuleContext ctx)
     {
