@@ -104,23 +104,6 @@ public static class Xt
         return (uint)v;
     }
 
-    /// <summary>xtopt's XTTYPE_MARKMASK32: <c>value[/mask]</c>, mask defaulting to all ones.</summary>
-    public static (uint Value, uint Mask) ParseMarkMask(string ext, string option, string? arg)
-    {
-        XtablesException Bad() => Param($"{ext}: bad integer value for option \"--{option}\", or out of range.\n");
-        if (arg == null) throw Bad();
-        int slash = arg.IndexOf('/');
-        var vs = slash < 0 ? arg : arg[..slash];
-        if (!Packets.Ipv4.TryParseCULong(vs, out ulong v) || v > uint.MaxValue) throw Bad();
-        uint mask = uint.MaxValue;
-        if (slash >= 0)
-        {
-            if (!Packets.Ipv4.TryParseCULong(arg.AsSpan(slash + 1), out ulong m) || m > uint.MaxValue) throw Bad();
-            mask = (uint)m;
-        }
-        return ((uint)v, mask);
-    }
-
     /// <summary>"0x%x" as iptables prints marks.</summary>
     public static string Hex(uint v) => "0x" + v.ToString("x");
 }

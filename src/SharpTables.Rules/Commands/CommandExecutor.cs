@@ -248,39 +248,44 @@ public sealed class CommandExecutor
     {
         XtablesException Fail(string errno) => Xt.Resource($" {op} failed ({errno}): rule in chain {chain.Name}");
 
-        // nf_tables cannot express "not from anywhere": the kernel refuses the rule.
-        var h = rule.Header;
-        if ((h.InvertSource && h.SourceMask == 0) || (h.InvertDestination && h.DestinationMask == 0))
-            throw Fail("Invalid argument");
-
-        if (rule.Target is JumpTarget j)
-        {
-            var dest = table.Find(j.Chain);
-            if (dest != null && dest.IsBuiltin) throw Fail("Operation not supported");
-            if (dest != null && (dest == chain || Reaches(table, dest, chain.Name))) throw Fail("Too many links");
-        }
         var hooks = HooksReaching(table, chain);
-        var ctx = new KernelCheckContext
-        {
-            Table = table.Name, Hooks = hooks, Header = rule.Header,
-            CheckEntryHooks = chain.Hook is { } own ? (HookMask)(1 << (int)own) : HookMask.None,
-        };
-        foreach (var m in rule.Matches)
-            if (m.CheckEntry(ctx) is { } e) throw Fail(e);
-        if (rule.Target != null && rule.Target.CheckEntry(ctx) is { } te) throw Fail(te);
+        if (CheckRule(table, chain, rule, hooks) is { } e) throw Fail(e);
 
         // A jump makes the target chain reachable from more hooks: its rules must accept those too.
         if (rule.Target is JumpTarget jt && table.Find(jt.Chain) is { } target)
-        {
             foreach (var c in ChainsFrom(table, target))
                 foreach (var r in c.Rules)
-                {
-                    var c3 = new KernelCheckContext { Table = table.Name, Hooks = hooks, Header = r.Rule.Header };
-                    foreach (var m in r.Rule.Matches)
-                        if (m.CheckEntry(c3) is { } e) throw Fail(e);
-                    if (r.Rule.Target != null && r.Rule.Target.CheckEntry(c3) is { } te2) throw Fail(te2);
-                }
+                    if (CheckExtensions(r.Rule, new KernelCheckContext { Table = table.Name, Hooks = hooks, Header = r.Rule.Header }) is { } e2)
+                        throw Fail(e2);
+    }
+
+    /// <summary>
+    /// The kernel's view of one rule in its chain: header forms nf_tables cannot express, jumps to
+    /// built-in chains and loops, then each extension's check. Returns the errno text, or null.
+    /// </summary>
+    private static string? CheckRule(Table table, Chain chain, Rule rule, HookMask hooks)
+    {
+        // nf_tables cannot express "not from anywhere": the kernel refuses the rule.
+        var h = rule.Header;
+        if ((h.InvertSource && h.SourceMask == 0) || (h.InvertDestination && h.DestinationMask == 0))
+            return "Invalid argument";
+        if (rule.Target is JumpTarget j && table.Find(j.Chain) is { } dest)
+        {
+            if (dest.IsBuiltin) return "Operation not supported";
+            if (dest == chain || Reaches(table, dest, chain.Name)) return "Too many links";
         }
+        return CheckExtensions(rule, new KernelCheckContext
+        {
+            Table = table.Name, Hooks = hooks, Header = h,
+            CheckEntryHooks = chain.Hook is { } own ? (HookMask)(1 << (int)own) : HookMask.None,
+        });
+    }
+
+    private static string? CheckExtensions(Rule rule, KernelCheckContext ctx)
+    {
+        foreach (var m in rule.Matches)
+            if (m.CheckEntry(ctx) is { } e) return e;
+        return rule.Target?.CheckEntry(ctx);
     }
 
     /// <summary>
@@ -296,26 +301,8 @@ public sealed class CommandExecutor
                     hooks[c] = hooks.GetValueOrDefault(c) | (HookMask)(1 << (int)h);
         foreach (var chain in table.Chains)
             foreach (var e in chain.Rules)
-            {
-                var rule = e.Rule;
-                XtablesException Fail(string errno) => Xt.Resource($" {opOf(e)} failed ({errno}): rule in chain {chain.Name}");
-                var hd = rule.Header;
-                if ((hd.InvertSource && hd.SourceMask == 0) || (hd.InvertDestination && hd.DestinationMask == 0))
-                    return (e, Fail("Invalid argument"));
-                if (rule.Target is JumpTarget j && table.Find(j.Chain) is { } dest)
-                {
-                    if (dest.IsBuiltin) return (e, Fail("Operation not supported"));
-                    if (dest == chain || Reaches(table, dest, chain.Name)) return (e, Fail("Too many links"));
-                }
-                var ctx = new KernelCheckContext
-                {
-                    Table = table.Name, Hooks = hooks.GetValueOrDefault(chain), Header = hd,
-                    CheckEntryHooks = chain.Hook is { } own ? (HookMask)(1 << (int)own) : HookMask.None,
-                };
-                foreach (var m in rule.Matches)
-                    if (m.CheckEntry(ctx) is { } err) return (e, Fail(err));
-                if (rule.Target != null && rule.Target.CheckEntry(ctx) is { } terr) return (e, Fail(terr));
-            }
+                if (CheckRule(table, chain, e.Rule, hooks.GetValueOrDefault(chain)) is { } errno)
+                    return (e, Xt.Resource($" {opOf(e)} failed ({errno}): rule in chain {chain.Name}"));
         return null;
     }
 

@@ -11,40 +11,6 @@ public static class XtOptChecks
     public static string EntryName(Extension ext, OptionDef option) =>
         ext.Options.FirstOrDefault(o => o.Id == option.Id)?.Name ?? option.Name;
 
-    /// <summary>
-    /// XTTYPE_UINT*RC (<c>xtopt_parse_mint</c>): up to <paramref name="maxComponents"/> numbers
-    /// separated by ':', each 0..<paramref name="max"/> in C syntax; an empty component is 0 for the
-    /// first and <paramref name="max"/> for the second. Returns the values read (at least one).
-    /// </summary>
-    public static List<ulong> ParseUIntRange(string arg, string ext, string option, ulong max, int maxComponents = 2)
-    {
-        var values = new List<ulong>();
-        int pos = 0;
-        while (true)
-        {
-            if (values.Count == maxComponents)
-                throw Xt.Param($"{ext}: Too many components for option \"--{option}\" (max: {maxComponents})\n");
-            ulong value;
-            int end;
-            if (pos >= arg.Length || arg[pos] == ':')
-            {
-                end = pos;
-                value = values.Count == 1 ? max : 0;
-            }
-            else
-            {
-                if (!XtNum.StrToUL(arg, pos, out value, out end, 0, max))
-                    throw Xt.Param($"{ext}: bad value for option \"--{option}\" near \"{arg[pos..]}\", or out of range (0-{max}).\n");
-                if (end < arg.Length && arg[end] != ':')
-                    throw Xt.Param($"{ext}: Argument to \"--{option}\" has unexpected characters near \"{arg[end..]}\".\n");
-            }
-            values.Add(value);
-            if (end >= arg.Length) break;
-            pos = end + 1;
-        }
-        return values;
-    }
-
     private static readonly (byte Value, string Name)[] s_tosNames =
     [
         (0x10, "Minimize-Delay"), (0x08, "Maximize-Throughput"), (0x04, "Maximize-Reliability"),

@@ -210,7 +210,6 @@ public sealed class CommandParser
                 if (_chainExists != null && !_chainExists(_cmd.Table, _jumpTo))
                     throw Xt.Param($"Chain '{_jumpTo}' does not exist");
                 _target = new JumpTarget(_jumpTo, _goto);
-                _cmd.JumpChain = _jumpTo;
             }
             else if (_goto && _target != null)
             {
@@ -480,7 +479,6 @@ public sealed class CommandParser
         if (ext == null || !ext.Supports(_family))
             throw Xt.Param($"Couldn't load match `{name}':No such file or directory\n");
         var inst = ext.Create();
-        if (inst is INamedInstance named) named.SetNameUsed(name);
         _matches.Add(inst);
         _loaded.Add((inst, false));
     }
@@ -637,8 +635,3 @@ public static class ProgramNames
     public static string Save { get; set; } = "sharptables-save";
 }
 
-/// <summary>An instance that prints the module name the user wrote (e.g. an alias).</summary>
-public interface INamedInstance
-{
-    void SetNameUsed(string name);
-}

@@ -46,6 +46,4 @@ public sealed class ParsedCommand
     public bool Version { get; set; }
     /// <summary>-h: print help and stop (the extension named, if any).</summary>
     public bool Help { get; set; }
-    /// <summary>The target name given with -j/-g, when it names a chain (checked for existence by the executor).</summary>
-    public string? JumpChain { get; set; }
 }

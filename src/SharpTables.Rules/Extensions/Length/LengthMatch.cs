@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.XtOpt;
 using System.Text;
 
 namespace SharpTables.Rules.Extensions.Length;
@@ -26,7 +27,7 @@ public sealed class LengthMatch(LengthExtension ext) : MatchInstance
 
     public override void Parse(OptionDef option, string? arg, bool invert, RuleContext ctx)
     {
-        var v = XtOptChecks.ParseUIntRange(arg!, "length", option.Name, ushort.MaxValue);
+        var v = XtNum.ParseRange("length", option.Name, arg!, ushort.MaxValue);
         Min = (ushort)v[0];
         Max = (ushort)(v.Count >= 2 ? v[1] : v[0]);
         Invert |= invert;
