@@ -1,0 +1,60 @@
+using SharpTables.Engine.Conntrack;
+using SharpTables.Engine.Nat;
+using SharpTables.Engine.State;
+
+namespace SharpTables.Engine;
+
+/// <summary>
+/// Everything that outlives a ruleset swap: the clock, the host's interfaces, the conntrack
+/// table and NAT bindings, recent lists, per-rule extension state, and where events go.
+/// </summary>
+public sealed class EngineState
+{
+    public EngineState(TimeProvider? time = null, HostNetwork? network = null, ConntrackOptions? conntrack = null)
+    {
+        Clock = new EngineClock(time ?? TimeProvider.System);
+        Network = network ?? new HostNetwork();
+        Conntrack = new ConntrackTable(Clock, conntrack ?? new ConntrackOptions());
+        Nat = new NatService(this);
+        Recent = new RecentTables(Clock);
+    }
+
+    public EngineClock Clock { get; }
+    public HostNetwork Network { get; }
+    public ConntrackTable Conntrack { get; }
+    public NatService Nat { get; }
+    public RecentTables Recent { get; }
+    public RuleStateStore RuleStates { get; } = new();
+    public IEngineObserver Observer { get; set; } = NullObserver.Instance;
+
+    /// <summary>
+    /// Packets the host itself sends because of the packet being processed (REJECT replies):
+    /// the engine runs them through OUTPUT and POSTROUTING after the current packet, as
+    /// ip_local_out does. A bounded ring of reusable buffers; nothing is allocated per packet.
+    /// </summary>
+    public LocalOutQueue LocalOut { get; } = new();
+}
+
+/// <summary>Reusable buffers for packets generated while processing another one.</summary>
+public sealed class LocalOutQueue
+{
+    private const int Capacity = 8;
+    private readonly byte[][] _buffers = Enumerable.Range(0, Capacity).Select(_ => new byte[1600]).ToArray();
+    private readonly int[] _lengths = new int[Capacity];
+    private int _count;
+
+    public int Count => _count;
+
+    /// <summary>Space for one more packet of up to 1600 bytes; call <see cref="Commit"/> with its length. Empty span when full.</summary>
+    public Span<byte> Reserve() => _count < Capacity ? _buffers[_count] : Span<byte>.Empty;
+
+    public void Commit(int length)
+    {
+        if (_count >= Capacity) return;
+        _lengths[_count++] = length;
+    }
+
+    public ReadOnlySpan<byte> Get(int i) => _buffers[i].AsSpan(0, _lengths[i]);
+
+    public void Clear() => _count = 0;
+}

@@ -1,0 +1,122 @@
+using SharpTables.Packets;
+using SharpTables.Rules.Model;
+using SharpTables.Engine.Conntrack;
+
+namespace SharpTables.Engine;
+
+/// <summary>skb->pkt_type: how the link layer addressed the frame (the pkttype match).</summary>
+public enum PacketType : byte { Host = 0, Broadcast = 1, Multicast = 2, OtherHost = 3, Outgoing = 4, Loopback = 5 }
+
+/// <summary>
+/// One packet on its way through the hooks: the bytes (starting at the IP header), the parse,
+/// and the metadata the kernel keeps in the skb (interfaces, mark, conntrack). One instance is
+/// reused for every packet, so the hot path allocates nothing: call <see cref="Load"/> for each.
+/// </summary>
+public sealed class Packet
+{
+    public const int MaxLength = 65535 + 64;
+
+    /// <summary>The IP packet; bytes [0, <see cref="Length"/>). NAT and mangle targets rewrite it in place.</summary>
+    public byte[] Buffer { get; } = new byte[MaxLength];
+    public int Length;
+    public PacketInfo Info;
+
+    /// <summary>The link-layer header the packet arrived with (dst MAC, src MAC, ethertype), for LOG's MAC= and the mac match.</summary>
+    public byte[] MacHeader { get; } = new byte[14];
+    /// <summary>0 when the packet has no link-layer header (locally generated, raw capture).</summary>
+    public int MacHeaderLength;
+
+    public Hook Hook;
+    public NetInterface? In;
+    public NetInterface? Out;
+    public PacketType PktType;
+    /// <summary>skb->mark (nfmark).</summary>
+    public uint Mark;
+    /// <summary>Owner of the sending socket (OUTPUT/POSTROUTING of locally generated packets); -1 when none.</summary>
+    public int SocketUid = -1;
+    public int SocketGid = -1;
+
+    /// <summary>The connection this packet belongs to; null = no conntrack entry (INVALID unless <see cref="Untracked"/>).</summary>
+    public Connection? Conn;
+    public CtInfo CtInfo;
+    /// <summary>The packet is not tracked (NOTRACK / CT --notrack in raw).</summary>
+    public bool Untracked;
+    /// <summary>Conntrack has looked at this packet already (nf_conntrack_in ran), so later hooks don't redo it.</summary>
+    public bool ConntrackDone;
+    /// <summary>The raw table's CT target asked for a zone / helper; kept for completeness.</summary>
+    public ushort Zone;
+
+    /// <summary>Sequence number of this packet in the run (for tracing and events).</summary>
+    public long Number;
+
+    /// <summary>Copies <paramref name="ipPacket"/> into the buffer and parses it; resets all metadata.</summary>
+    public bool Load(ReadOnlySpan<byte> ipPacket)
+    {
+        int n = Math.Min(ipPacket.Length, MaxLength);
+        ipPacket[..n].CopyTo(Buffer);
+        Length = n;
+        MacHeaderLength = 0;
+        Hook = Hook.PreRouting;
+        In = Out = null;
+        PktType = PacketType.Host;
+        Mark = 0;
+        SocketUid = SocketGid = -1;
+        Conn = null;
+        CtInfo = CtInfo.New;
+        Untracked = false;
+        ConntrackDone = false;
+        Zone = 0;
+        return Reparse();
+    }
+
+    /// <summary>Re-reads the headers after the bytes changed (NAT, TTL, TOS rewrites).</summary>
+    public bool Reparse() => PacketParser.Parse(Bytes, out Info);
+
+    public ReadOnlySpan<byte> Bytes => Buffer.AsSpan(0, Length);
+    public Span<byte> WritableBytes => Buffer.AsSpan(0, Length);
+
+    /// <summary>Sets the link-layer header (14 bytes: destination MAC, source MAC, ethertype).</summary>
+    public void SetMacHeader(ReadOnlySpan<byte> header)
+    {
+        int n = Math.Min(header.Length, MacHeader.Length);
+        header[..n].CopyTo(MacHeader);
+        MacHeaderLength = n;
+    }
+
+    /// <summary>The state the state/conntrack matches see (XT_STATE_* bits, see <see cref="CtStateBits"/>).</summary>
+    public uint StateBit
+    {
+        get
+        {
+            if (Untracked) return CtStateBits.Untracked;
+            if (Conn == null) return CtStateBits.Invalid;
+            return CtStateBits.FromCtInfo(CtInfo);
+        }
+    }
+}
+
+/// <summary>enum ip_conntrack_info: how a packet relates to its connection.</summary>
+public enum CtInfo : byte
+{
+    Established = 0,
+    Related = 1,
+    New = 2,
+    EstablishedReply = 3,
+    RelatedReply = 4,
+}
+
+/// <summary>The state bits of xt_state/xt_conntrack (XT_STATE_BIT(ctinfo), INVALID, UNTRACKED).</summary>
+public static class CtStateBits
+{
+    public const uint Invalid = 1 << 0;
+    public const uint Established = 1 << 1;
+    public const uint Related = 1 << 2;
+    public const uint New = 1 << 3;
+    public const uint Untracked = 1 << 4;
+    // xt_conntrack only: DNAT/SNAT pseudo states
+    public const uint Snat = 1 << 5;
+    public const uint Dnat = 1 << 6;
+
+    /// <summary>XT_STATE_BIT(ctinfo): reply variants map onto their originals (ctinfo % 3).</summary>
+    public static uint FromCtInfo(CtInfo info) => (uint)1 << ((int)info % 3 + 1);
+}
