@@ -1,8 +1,301 @@
+using SharpTables.Packets;
+using SharpTables.Rules.Extensions;
 using SharpTables.Rules.Model;
 
 namespace SharpTables.Engine;
 
+/// <summary>Packet and byte counters the packet path increments; shared by reference with listings.</summary>
+public sealed class CounterCell
+{
+    private long _packets;
+    private long _bytes;
+
+    public CounterCell(Counters initial = default)
+    {
+        _packets = (long)initial.Packets;
+        _bytes = (long)initial.Bytes;
+    }
+
+    public ulong Packets => (ulong)Volatile.Read(ref _packets);
+    public ulong Bytes => (ulong)Volatile.Read(ref _bytes);
+    public Counters Value => new(Packets, Bytes);
+
+    public void Add(int bytes)
+    {
+        Interlocked.Increment(ref _packets);
+        Interlocked.Add(ref _bytes, bytes);
+    }
+}
+
+/// <summary>What a rule does once all its matches matched.</summary>
+internal enum RuleAction : byte { Accept, Drop, Return, Queue, Jump, Goto, Extension, None }
+
+/// <summary>One rule, compiled: the header filter (ip_packet_match), matches, action and counters.</summary>
+internal sealed class CompiledRule
+{
+    public required RuleEntry Source { get; init; }
+    public required int Number { get; init; }
+    public UInt128 Src, SrcMask, Dst, DstMask;
+    public bool InvSrc, InvDst;
+    public string InIface = "", OutIface = "";
+    public bool InPrefix, OutPrefix, InvIn, InvOut;
+    public byte Proto;
+    public bool InvProto;
+    public FragmentMatch Frag;
+    public CompiledMatch[] Matches = [];
+    public RuleAction Action;
+    public CompiledChain? JumpTo;
+    public CompiledTarget? Target;
+    public required CounterCell Counters { get; init; }
+
+    /// <summary>ip_packet_match / ip6_packet_match: addresses, interfaces, protocol, fragments.</summary>
+    public bool HeaderMatches(Packet p)
+    {
+        ref readonly var info = ref p.Info;
+        if (((info.Source & SrcMask) != Src) != InvSrc) return false;
+        if (((info.Destination & DstMask) != Dst) != InvDst) return false;
+        if (InIface.Length != 0 && IfaceMatches(p.In, InIface, InPrefix) == InvIn) return false;
+        if (OutIface.Length != 0 && IfaceMatches(p.Out, OutIface, OutPrefix) == InvOut) return false;
+        if (Proto != 0 && (info.Protocol == Proto) == InvProto) return false;
+        if (Frag == FragmentMatch.Fragments && !info.IsFragment) return false;
+        if (Frag == FragmentMatch.NotFragments && info.IsFragment) return false;
+        return true;
+    }
+
+    private static bool IfaceMatches(NetInterface? iface, string pattern, bool prefix)
+    {
+        string name = iface?.Name ?? "";
+        return prefix ? name.AsSpan().StartsWith(pattern) : name == pattern;
+    }
+}
+
+/// <summary>A chain: its rules, and for a built-in chain the policy and policy counters.</summary>
+public sealed class CompiledChain
+{
+    internal CompiledChain(string table, Chain source)
+    {
+        Table = table;
+        Name = source.Name;
+        Source = source;
+        IsBuiltin = source.IsBuiltin;
+        PolicyDrop = source.Policy == "DROP";
+        PolicyCounters = new CounterCell(source.PolicyCounters);
+    }
+
+    public string Table { get; }
+    public string Name { get; }
+    public bool IsBuiltin { get; }
+    public bool PolicyDrop { get; }
+    public CounterCell PolicyCounters { get; }
+    internal Chain Source { get; }
+    internal CompiledRule[] Rules = [];
+
+    public int RuleCount => Rules.Length;
+    public CounterCell RuleCounters(int index) => Rules[index].Counters;
+}
+
+/// <summary>One table of one family, compiled.</summary>
+public sealed class CompiledTable
+{
+    internal CompiledTable(string name, int priority)
+    {
+        Name = name;
+        Priority = priority;
+    }
+
+    public string Name { get; }
+    public int Priority { get; }
+    internal readonly Dictionary<string, CompiledChain> Chains = new(StringComparer.Ordinal);
+    internal readonly CompiledChain?[] HookChains = new CompiledChain?[5];
+
+    public IEnumerable<CompiledChain> AllChains => Chains.Values;
+    public CompiledChain? Chain(string name) => Chains.GetValueOrDefault(name);
+}
+
+/// <summary>What the walker does at one position of a hook.</summary>
+internal enum StepKind : byte { Table, Defrag, ConntrackIn, Nat, Confirm }
+
+internal readonly record struct HookStep(StepKind Kind, int Priority, CompiledTable? Table, CompiledChain? Chain);
+
+/// <summary>The compiled tables of one family and, per hook, the steps in priority order.</summary>
+public sealed class FamilyRules
+{
+    internal FamilyRules(Family family) => Family = family;
+
+    public Family Family { get; }
+    /// <summary>Whether some rule needs connection tracking (state, conntrack, NAT, …), which makes the kernel track every packet.</summary>
+    public bool ConntrackEnabled { get; internal set; }
+    internal readonly List<CompiledTable> Tables = [];
+    internal readonly HookStep[][] Hooks = new HookStep[5][];
+
+    public CompiledTable? Table(string name) => Tables.Find(t => t.Name == name);
+    public IReadOnlyList<CompiledTable> AllTables => Tables;
+}
+
 public sealed partial class CompiledRuleset
 {
-    private CompiledRuleset(EngineState state, Ruleset? ipv4, Ruleset? ipv6) { }
+    private const int PriDefrag = -400, PriRaw = -300, PriConntrack = -200, PriNatDst = -100, PriNatSrc = 100, PriConfirm = int.MaxValue;
+
+    private CompiledRuleset(EngineState state, Ruleset? ipv4, Ruleset? ipv6)
+    {
+        IPv4 = CompileFamily(state, ipv4, Family.IPv4);
+        IPv6 = CompileFamily(state, ipv6, Family.IPv6);
+    }
+
+    public FamilyRules IPv4 { get; }
+    public FamilyRules IPv6 { get; }
+
+    public FamilyRules For(byte version) => version == 6 ? IPv6 : IPv4;
+
+    /// <summary>Copies the live counters into a ruleset (for listing and saving), matching rules by table, chain and position.</summary>
+    public void CopyCountersTo(Ruleset target)
+    {
+        var fam = target.Family == Family.IPv6 ? IPv6 : IPv4;
+        foreach (var table in target.Tables)
+        {
+            var ct = fam.Table(table.Name);
+            if (ct == null) continue;
+            foreach (var chain in table.Chains)
+            {
+                var cc = ct.Chain(chain.Name);
+                if (cc == null) continue;
+                if (chain.IsBuiltin) chain.PolicyCounters = cc.PolicyCounters.Value;
+                for (int i = 0; i < chain.Rules.Count && i < cc.Rules.Length; i++)
+                    if (ReferenceEquals(chain.Rules[i].Rule, cc.Rules[i].Source.Rule) || chain.Rules[i].Rule.SameAs(cc.Rules[i].Source.Rule))
+                        chain.Rules[i].Counters = cc.Rules[i].Counters.Value;
+            }
+        }
+    }
+
+    private static FamilyRules CompileFamily(EngineState state, Ruleset? rules, Family family)
+    {
+        var fam = new FamilyRules(family);
+        if (rules != null)
+        {
+            foreach (var table in rules.Tables)
+            {
+                var ct = new CompiledTable(table.Name, table.Definition.Priority);
+                foreach (var chain in table.Chains)
+                {
+                    var cc = new CompiledChain(table.Name, chain);
+                    ct.Chains[chain.Name] = cc;
+                    if (chain.Hook is Hook h) ct.HookChains[(int)h] = cc;
+                }
+                foreach (var cc in ct.Chains.Values)
+                    cc.Rules = CompileRules(state, family, ct, cc);
+                fam.Tables.Add(ct);
+                if (table.Name == "nat") fam.ConntrackEnabled = true;
+            }
+            if (!fam.ConntrackEnabled)
+                fam.ConntrackEnabled = rules.Tables.Any(t => t.Chains.Any(c => c.Rules.Any(r => NeedsConntrack(r.Rule))));
+        }
+        for (int h = 0; h < 5; h++) fam.Hooks[h] = Plan(fam, (Hook)h);
+        return fam;
+    }
+
+    /// <summary>Extensions whose kernel checkentry calls nf_ct_netns_get, switching on conntrack for the family.</summary>
+    private static bool NeedsConntrack(Rule rule)
+    {
+        foreach (var m in rule.Matches)
+            if (m.Extension.Name is "state" or "conntrack" or "connmark" or "connlimit" or "cluster" or "helper" or "connbytes" or "connlabel")
+                return true;
+        return rule.Target?.Extension.Name is "CONNMARK" or "CT" or "NOTRACK" or "CONNSECMARK" or "SNAT" or "DNAT" or "MASQUERADE" or "REDIRECT" or "NETMAP";
+    }
+
+    private static HookStep[] Plan(FamilyRules fam, Hook hook)
+    {
+        var steps = new List<HookStep>();
+        foreach (var t in fam.Tables)
+        {
+            var chain = t.HookChains[(int)hook];
+            if (chain == null) continue;
+            if (t.Name == "nat")
+            {
+                int pri = hook is Hook.PreRouting or Hook.Output ? PriNatDst : PriNatSrc;
+                steps.Add(new HookStep(StepKind.Nat, pri, t, chain));
+            }
+            else steps.Add(new HookStep(StepKind.Table, t.Priority, t, chain));
+        }
+        if (fam.ConntrackEnabled)
+        {
+            if (hook is Hook.PreRouting or Hook.Output)
+            {
+                steps.Add(new HookStep(StepKind.Defrag, PriDefrag, null, null));
+                steps.Add(new HookStep(StepKind.ConntrackIn, PriConntrack, null, null));
+            }
+            if (hook is Hook.Input or Hook.PostRouting)
+                steps.Add(new HookStep(StepKind.Confirm, PriConfirm, null, null));
+        }
+        // Stable sort by priority (List.Sort is not stable: sort with the index as tiebreak).
+        return steps.Select((s, i) => (s, i)).OrderBy(x => x.s.Priority).ThenBy(x => x.i).Select(x => x.s).ToArray();
+    }
+
+    private static CompiledRule[] CompileRules(EngineState state, Family family, CompiledTable table, CompiledChain chain)
+    {
+        var list = chain.Source.Rules;
+        var result = new CompiledRule[list.Count];
+        for (int i = 0; i < list.Count; i++)
+        {
+            var entry = list[i];
+            var rule = entry.Rule;
+            var h = rule.Header;
+            var cr = new CompiledRule
+            {
+                Source = entry,
+                Number = i + 1,
+                Counters = new CounterCell(entry.Counters),
+                Src = h.Source & h.SourceMask,
+                SrcMask = h.SourceMask,
+                Dst = h.Destination & h.DestinationMask,
+                DstMask = h.DestinationMask,
+                InvSrc = h.InvertSource,
+                InvDst = h.InvertDestination,
+                InIface = h.InInterface.TrimEnd('+'),
+                InPrefix = h.InInterface.EndsWith('+'),
+                InvIn = h.InvertIn,
+                OutIface = h.OutInterface.TrimEnd('+'),
+                OutPrefix = h.OutInterface.EndsWith('+'),
+                InvOut = h.InvertOut,
+                Proto = (byte)h.Protocol,
+                InvProto = h.InvertProtocol,
+                Frag = h.Fragment,
+            };
+            // "eth+" with nothing before the '+' matches every interface, like an empty name.
+            if (cr.InPrefix && cr.InIface.Length == 0 && !cr.InvIn) cr.InPrefix = false;
+            if (cr.OutPrefix && cr.OutIface.Length == 0 && !cr.InvOut) cr.OutPrefix = false;
+            var matches = new CompiledMatch[rule.Matches.Length];
+            for (int m = 0; m < matches.Length; m++)
+                matches[m] = CompilerRegistry.CompileMatch(rule.Matches[m], Context(state, family, table, chain, rule, m));
+            cr.Matches = matches;
+            switch (rule.Target)
+            {
+                case null:
+                    cr.Action = RuleAction.None;
+                    break;
+                case VerdictTarget v:
+                    cr.Action = v.Verdict switch
+                    {
+                        "ACCEPT" => RuleAction.Accept,
+                        "DROP" => RuleAction.Drop,
+                        "RETURN" => RuleAction.Return,
+                        _ => RuleAction.Queue,
+                    };
+                    break;
+                case JumpTarget j:
+                    cr.Action = j.IsGoto ? RuleAction.Goto : RuleAction.Jump;
+                    cr.JumpTo = table.Chains.GetValueOrDefault(j.Chain)
+                        ?? throw new InvalidOperationException($"chain {j.Chain} does not exist in table {table.Name}");
+                    break;
+                case var t:
+                    cr.Action = RuleAction.Extension;
+                    cr.Target = CompilerRegistry.CompileTarget(t, Context(state, family, table, chain, rule, -1));
+                    break;
+            }
+            result[i] = cr;
+        }
+        return result;
+    }
+
+    private static CompileContext Context(EngineState state, Family family, CompiledTable table, CompiledChain chain, Rule rule, int index) =>
+        new() { State = state, Family = family, Table = table.Name, Chain = chain.Name, Rule = rule, MatchIndex = index };
 }

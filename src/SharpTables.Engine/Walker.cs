@@ -1,0 +1,377 @@
+using SharpTables.Packets;
+using SharpTables.Rules.Model;
+
+namespace SharpTables.Engine;
+
+public sealed partial class NetfilterEngine
+{
+    private const int MaxJumpDepth = 64;
+
+    /// <summary>Per-thread scratch for the walker (jump stack), so traversal allocates nothing.</summary>
+    [ThreadStatic] private static (CompiledChain Chain, int Index)[]? t_stack;
+
+    /// <summary>
+    /// A packet arrives on <paramref name="inIface"/>: PREROUTING, the routing decision, then INPUT
+    /// (for this host) or FORWARD and POSTROUTING. Load the packet (and its MAC header) first.
+    /// Packets the host generates meanwhile (REJECT replies) are sent through OUTPUT afterwards.
+    /// </summary>
+    public PacketResult Receive(Packet p, NetInterface inIface)
+    {
+        var rs = _ruleset;
+        p.In = inIface;
+        p.Out = null;
+        var decider = new Decider();
+        PacketResult result;
+        if (!IpReceiveChecks(p))
+            result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
+        else
+            result = ReceiveCore(rs, p, ref decider);
+        FlushLocalOut(rs, p.Number);
+        return result;
+    }
+
+    /// <summary>
+    /// The host sends a packet (a raw socket, a reply of the host model): OUTPUT, routing,
+    /// POSTROUTING, and for a local destination the loopback delivery (PREROUTING and INPUT on lo).
+    /// </summary>
+    public PacketResult SendLocal(Packet p)
+    {
+        var rs = _ruleset;
+        var decider = new Decider();
+        var result = SendLocalCore(rs, p, ref decider);
+        FlushLocalOut(rs, p.Number);
+        return result;
+    }
+
+    private PacketResult ReceiveCore(CompiledRuleset rs, Packet p, ref Decider decider)
+    {
+        var fam = rs.For(p.Info.Version);
+        p.Hook = Hook.PreRouting;
+        var v = RunHook(fam, p, Hook.PreRouting, ref decider);
+        if (v != Verdict.Accept) return decider.Result(v, Hook.PreRouting, p);
+
+        var net = State.Network;
+        if (net.IsLocal(p.Info.Version, p.Info.Destination) || IsLocalMulticastOrBroadcast(p))
+        {
+            p.Hook = Hook.Input;
+            v = RunHook(fam, p, Hook.Input, ref decider);
+            return decider.Result(v, Hook.Input, p) with { Local = v == Verdict.Accept };
+        }
+        if (!net.Forwarding) return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
+        var outIface = net.Route(p.Info.Version, p.Info.Destination);
+        if (outIface == null) return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
+        // ip_forward: hop limit exhausted packets never reach FORWARD; the TTL is decremented before it.
+        if (p.Info.Ttl <= 1) return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
+        DecrementTtl(p);
+        p.Out = outIface;
+        p.Hook = Hook.Forward;
+        v = RunHook(fam, p, Hook.Forward, ref decider);
+        if (v != Verdict.Accept) return decider.Result(v, Hook.Forward, p);
+        p.Hook = Hook.PostRouting;
+        v = RunHook(fam, p, Hook.PostRouting, ref decider);
+        return decider.Result(v, Hook.PostRouting, p) with { Out = outIface };
+    }
+
+    private PacketResult SendLocalCore(CompiledRuleset rs, Packet p, ref Decider decider)
+    {
+        var fam = rs.For(p.Info.Version);
+        var net = State.Network;
+        p.In = null;
+        p.Out = net.Route(p.Info.Version, p.Info.Destination);
+        p.PktType = PacketType.Outgoing;
+        p.Hook = Hook.Output;
+        UInt128 dstBefore = p.Info.Destination;
+        var v = RunHook(fam, p, Hook.Output, ref decider);
+        if (v != Verdict.Accept) return decider.Result(v, Hook.Output, p);
+        if (p.Info.Destination != dstBefore) p.Out = net.Route(p.Info.Version, p.Info.Destination); // DNAT in OUTPUT reroutes
+        if (p.Out == null) return decider.Result(Verdict.Drop, Hook.Output, p, noRule: true);
+        p.Hook = Hook.PostRouting;
+        v = RunHook(fam, p, Hook.PostRouting, ref decider);
+        var result = decider.Result(v, Hook.PostRouting, p) with { Out = p.Out };
+        if (v != Verdict.Accept || !p.Out.IsLoopback) return result;
+
+        // Looped back: the same skb (with its conntrack entry) comes in on lo.
+        var lo = p.Out;
+        p.In = lo;
+        p.Out = null;
+        p.PktType = PacketType.Host;
+        Span<byte> mac = stackalloc byte[14];
+        mac[12] = p.Info.Version == 6 ? (byte)0x86 : (byte)0x08;
+        mac[13] = p.Info.Version == 6 ? (byte)0xdd : (byte)0x00;
+        p.SetMacHeader(mac);
+        p.Hook = Hook.PreRouting;
+        v = RunHook(fam, p, Hook.PreRouting, ref decider);
+        if (v != Verdict.Accept) return decider.Result(v, Hook.PreRouting, p);
+        p.Hook = Hook.Input;
+        v = RunHook(fam, p, Hook.Input, ref decider);
+        return decider.Result(v, Hook.Input, p) with { Local = v == Verdict.Accept, Out = lo };
+    }
+
+    /// <summary>Runs REJECT replies and other generated packets through OUTPUT/POSTROUTING.</summary>
+    private void FlushLocalOut(CompiledRuleset rs, long number)
+    {
+        var q = State.LocalOut;
+        if (q.Count == 0) return;
+        var p = t_reply ??= new Packet();
+        // Packets generated while sending these are dropped rather than looping (the kernel never REJECTs a REJECT reply either).
+        int n = q.Count;
+        for (int i = 0; i < n; i++)
+        {
+            p.Load(q.Get(i));
+            p.Number = number;
+            var d = new Decider();
+            var r = SendLocalCore(rs, p, ref d);
+            State.Observer.OnLocalOut(p, r);
+        }
+        q.Clear();
+    }
+
+    [ThreadStatic] private static Packet? t_reply;
+
+    /// <summary>ip_rcv_core / ipv6_rcv: malformed IP headers are dropped before PREROUTING.</summary>
+    private static bool IpReceiveChecks(Packet p)
+    {
+        ref readonly var info = ref p.Info;
+        if (info.Version == 4)
+        {
+            if ((info.Flags & (PacketFlags.BadNetworkHeader | PacketFlags.Truncated)) != 0 && p.Length < info.TotalLength) return false;
+            if ((info.Flags & PacketFlags.BadNetworkHeader) != 0) return false;
+            if (p.Length < info.HeaderLength) return false;
+            if (Ipv4HeaderChecksum(p.Bytes[..info.HeaderLength]) != 0) return false;
+            // The kernel trims link-layer padding beyond the total length.
+            if (p.Length > info.TotalLength) { p.Length = info.TotalLength; p.Reparse(); }
+            return true;
+        }
+        if (info.Version == 6)
+        {
+            if (p.Length < 40 || p.Length < info.TotalLength) return false;
+            if (p.Length > info.TotalLength) { p.Length = info.TotalLength; p.Reparse(); }
+            return true;
+        }
+        return false;
+    }
+
+    private bool IsLocalMulticastOrBroadcast(Packet p)
+    {
+        if (p.Info.Version == 4)
+        {
+            uint d = (uint)p.Info.Destination;
+            return (d >> 28) == 0xe || State.Network.IsBroadcast(p.Info.Destination);
+        }
+        return (byte)(p.Info.Destination >> 120) == 0xff;
+    }
+
+    internal static ushort Ipv4HeaderChecksum(ReadOnlySpan<byte> header)
+    {
+        uint sum = 0;
+        for (int i = 0; i + 1 < header.Length; i += 2) sum += (uint)(header[i] << 8 | header[i + 1]);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+        return (ushort)~sum;
+    }
+
+    private static void DecrementTtl(Packet p)
+    {
+        var b = p.WritableBytes;
+        if (p.Info.Version == 4)
+        {
+            b[8]--;
+            // RFC 1624 incremental update: TTL is the high byte of word 4.
+            uint sum = (uint)(~(b[10] << 8 | b[11]) & 0xffff) + 0xfeff;
+            sum = (sum & 0xffff) + (sum >> 16);
+            sum = (sum & 0xffff) + (sum >> 16);
+            ushort c = (ushort)~sum;
+            b[10] = (byte)(c >> 8);
+            b[11] = (byte)c;
+        }
+        else b[7]--;
+        p.Info.Ttl--;
+    }
+
+    /// <summary>Runs every step of one hook; returns Accept to continue to the next hook.</summary>
+    private Verdict RunHook(FamilyRules fam, Packet p, Hook hook, ref Decider decider)
+    {
+        var steps = fam.Hooks[(int)hook];
+        var state = State;
+        for (int s = 0; s < steps.Length; s++)
+        {
+            ref readonly var step = ref steps[s];
+            switch (step.Kind)
+            {
+                case StepKind.Defrag:
+                    break; // fragments are judged one by one until reassembly is modelled by the conntrack layer
+                case StepKind.ConntrackIn:
+                    if (p.ConntrackDone || p.Untracked) break;
+                    p.ConntrackDone = true;
+                    if (!state.Conntrack.In(p)) { decider.NoRule(); return Verdict.Drop; }
+                    break;
+                case StepKind.Confirm:
+                    if (!state.Conntrack.Confirm(p)) { decider.NoRule(); return Verdict.Drop; }
+                    break;
+                case StepKind.Nat:
+                {
+                    if (p.Conn == null || p.Untracked) break;
+                    if (state.Nat.NeedsChain(p, hook))
+                    {
+                        var v = RunChain(p, step.Chain!, ref decider);
+                        if (v != Verdict.Accept) return v;
+                    }
+                    state.Nat.Complete(p, hook);
+                    break;
+                }
+                default:
+                {
+                    var v = RunChain(p, step.Chain!, ref decider);
+                    if (v != Verdict.Accept) return v;
+                    break;
+                }
+            }
+        }
+        return Verdict.Accept;
+    }
+
+    /// <summary>ipt_do_table: walks a built-in chain with jumps, gotos and returns.</summary>
+    private Verdict RunChain(Packet p, CompiledChain start, ref Decider decider)
+    {
+        var stack = t_stack ??= new (CompiledChain, int)[MaxJumpDepth];
+        int depth = 0;
+        var chain = start;
+        int i = 0;
+        var observer = State.Observer;
+        bool trace = observer.Tracing;
+        int bytes = p.Length;
+        while (true)
+        {
+            var rules = chain.Rules;
+            if (i >= rules.Length)
+            {
+                // End of a user chain = implicit RETURN; end of the built-in chain = policy.
+                if (depth > 0)
+                {
+                    if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Return, 0);
+                    (chain, i) = stack[--depth];
+                    i++;
+                    continue;
+                }
+                return Policy(p, start, ref decider, trace, observer, bytes);
+            }
+            var rule = rules[i];
+            if (!rule.HeaderMatches(p)) { i++; continue; }
+            bool hotdrop = false;
+            bool matched = true;
+            var matches = rule.Matches;
+            for (int m = 0; m < matches.Length; m++)
+            {
+                if (!matches[m].Matches(p, ref hotdrop)) { matched = false; break; }
+            }
+            if (hotdrop) { decider.Set(chain, rule.Number, drop: true); return Verdict.Drop; }
+            if (!matched) { i++; continue; }
+            rule.Counters.Add(bytes);
+            if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Rule, rule.Number);
+            switch (rule.Action)
+            {
+                case RuleAction.None:
+                    i++;
+                    continue;
+                case RuleAction.Accept:
+                    decider.Set(chain, rule.Number);
+                    return Verdict.Accept;
+                case RuleAction.Drop:
+                    decider.Set(chain, rule.Number, drop: true);
+                    return Verdict.Drop;
+                case RuleAction.Queue:
+                    decider.Set(chain, rule.Number);
+                    return Verdict.Queue;
+                case RuleAction.Jump:
+                    if (depth == MaxJumpDepth) { decider.Set(chain, rule.Number, drop: true); return Verdict.Drop; }
+                    stack[depth++] = (chain, i);
+                    chain = rule.JumpTo!;
+                    i = 0;
+                    continue;
+                case RuleAction.Goto:
+                    chain = rule.JumpTo!;
+                    i = 0;
+                    continue;
+                case RuleAction.Return:
+                    if (depth == 0) return Policy(p, start, ref decider, trace, observer, bytes);
+                    (chain, i) = stack[--depth];
+                    i++;
+                    continue;
+                default:
+                {
+                    var tv = rule.Target!.Execute(p, new TargetContext(State, chain.Table, chain.Name, rule.Number));
+                    bytes = p.Length; // mangle targets may change the length (TCPMSS)
+                    switch (tv)
+                    {
+                        case TargetVerdict.Continue:
+                            i++;
+                            continue;
+                        case TargetVerdict.Return:
+                            if (depth == 0) return Policy(p, start, ref decider, trace, observer, bytes);
+                            (chain, i) = stack[--depth];
+                            i++;
+                            continue;
+                        case TargetVerdict.Accept:
+                            decider.Set(chain, rule.Number);
+                            return Verdict.Accept;
+                        case TargetVerdict.Queue:
+                            decider.Set(chain, rule.Number);
+                            return Verdict.Queue;
+                        case TargetVerdict.Stolen:
+                            decider.Set(chain, rule.Number);
+                            return Verdict.Stolen;
+                        default:
+                            decider.Set(chain, rule.Number, drop: true);
+                            return Verdict.Drop;
+                    }
+                }
+            }
+        }
+    }
+
+    private static Verdict Policy(Packet p, CompiledChain chain, ref Decider decider, bool trace, IEngineObserver observer, int bytes)
+    {
+        chain.PolicyCounters.Add(bytes);
+        if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Policy, 0);
+        decider.Set(chain, 0, chain.PolicyDrop);
+        return chain.PolicyDrop ? Verdict.Drop : Verdict.Accept;
+    }
+
+    /// <summary>Remembers which rule decided: the last terminal decision, preferring the filter table's.</summary>
+    private struct Decider
+    {
+        private CompiledChain? _chain;
+        private int _rule;
+        private bool _filterSeen;
+
+        public void Set(CompiledChain chain, int rule, bool drop = false)
+        {
+            bool filter = chain.Table == "filter";
+            if (_filterSeen && !filter && !drop) return;
+            _chain = chain;
+            _rule = rule;
+            _filterSeen |= filter;
+        }
+
+        public void NoRule()
+        {
+            _chain = null;
+            _rule = 0;
+        }
+
+        public readonly PacketResult Result(Verdict v, Hook hook, Packet p, bool noRule = false) => new()
+        {
+            Verdict = v,
+            Hook = hook,
+            Table = noRule ? null : _chain?.Table,
+            Chain = noRule ? null : _chain?.Name,
+            Rule = noRule ? 0 : _rule,
+            QueueNumber = p.QueueNumberOrZero(),
+        };
+    }
+}
+
+internal static class PacketQueueExtensions
+{
+    /// <summary>Placeholder until NFQUEUE targets record their queue on the packet.</summary>
+    public static ushort QueueNumberOrZero(this Packet p) => 0;
+}
