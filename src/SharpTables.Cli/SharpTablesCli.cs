@@ -1,4 +1,5 @@
 using SharpTables.Rules;
+using SharpTables.Simulation;
 using SharpTables.Rules.Commands;
 using SharpTables.Rules.Model;
 using SharpTables.Rules.Parsing;
@@ -35,6 +36,19 @@ public static class SharpTablesCli
         }
         var store = new StateStore(StateStore.ResolveDirectory(stateDir));
         Xt.WarningWriter = stderr;
+        if (args.Count > 0 && args[0] == "simulate")
+        {
+            try
+            {
+                return SimulateCommand.Run(args.Skip(1).ToList(), store, stdout, stderr);
+            }
+            catch (Exception e) when (e is UsageException or ScenarioException or IOException or XtablesException or System.Text.Json.JsonException or NotSupportedException)
+            {
+                stderr.WriteLine($"sharptables simulate: {(e is XtablesException x ? x.Render("sharptables-restore") : e.Message)}");
+                if (e is UsageException) stderr.Write(SimulateCommand.Usage);
+                return 2;
+            }
+        }
         try
         {
             return prog switch

@@ -91,6 +91,8 @@ public sealed class CompiledChain
     internal CompiledRule[] Rules = [];
 
     public int RuleCount => Rules.Length;
+    /// <summary>The canonical text of rule <paramref name="index"/> (0-based), without "-A CHAIN".</summary>
+    public string RuleText(int index) => Rules[index].Source.Rule.Canonical;
     public CounterCell RuleCounters(int index) => Rules[index].Counters;
 }
 

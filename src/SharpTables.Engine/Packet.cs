@@ -46,6 +46,9 @@ public sealed class Packet
     /// <summary>The raw table's CT target asked for a zone / helper; kept for completeness.</summary>
     public ushort Zone;
 
+    /// <summary>Hooks this packet entered (PREROUTING) or passed (the others), like an observer at priority -500/+500 would see.</summary>
+    public HookMask Seen;
+
     /// <summary>Sequence number of this packet in the run (for tracing and events).</summary>
     public long Number;
 
@@ -66,6 +69,7 @@ public sealed class Packet
         Untracked = false;
         ConntrackDone = false;
         Zone = 0;
+        Seen = HookMask.None;
         return Reparse();
     }
 

@@ -190,6 +190,14 @@ public sealed partial class NetfilterEngine
     /// <summary>Runs every step of one hook; returns Accept to continue to the next hook.</summary>
     private Verdict RunHook(FamilyRules fam, Packet p, Hook hook, ref Decider decider)
     {
+        if (hook == Hook.PreRouting) p.Seen |= HookMask.PreRouting;
+        var v = RunHookSteps(fam, p, hook, ref decider);
+        if (v == Verdict.Accept && hook != Hook.PreRouting) p.Seen |= (HookMask)(1 << (int)hook);
+        return v;
+    }
+
+    private Verdict RunHookSteps(FamilyRules fam, Packet p, Hook hook, ref Decider decider)
+    {
         var steps = fam.Hooks[(int)hook];
         var state = State;
         for (int s = 0; s < steps.Length; s++)

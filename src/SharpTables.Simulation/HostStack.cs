@@ -1,0 +1,316 @@
+using SharpTables.Packets;
+using SharpTables.Engine.State;
+
+namespace SharpTables.Simulation;
+
+/// <summary>TCP states of the host model's sockets (a small subset of Linux's).</summary>
+internal enum SockState { SynSent, SynRecv, Established, FinWait1, FinWait2, CloseWait, LastAck, TimeWait, Closed, Refused }
+
+/// <summary>One TCP connection of a modelled host.</summary>
+internal sealed class TcpSock
+{
+    public required byte Version;
+    public required UInt128 Local, Remote;
+    public required ushort LocalPort, RemotePort;
+    public SockState State;
+    public uint SndNxt, RcvNxt;
+    public bool Timestamps, Sack, WindowScale;
+    public bool IsClient;
+    public bool PeerClosed;
+}
+
+/// <summary>
+/// How a Linux host answers packets addressed to it, as far as a firewall's counters can tell:
+/// listening TCP sockets answer SYNs with a SYN-ACK (options mirroring the SYN's), closed ports
+/// answer with RST or ICMP port unreachable, echo requests get replies, and the sockets of
+/// <c>tcp_connect</c> lines run a handshake, data, and an orderly close. No retransmissions.
+/// A "quiet" host (the oracle's client and backend) drops its own RSTs and ICMP errors.
+/// </summary>
+internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLimit, Func<byte, UInt128, bool> isLocal)
+{
+    public string Name { get; } = name;
+    public bool Quiet { get; } = quiet;
+    public readonly HashSet<(byte Version, ushort Port)> TcpListen = [];
+    public readonly HashSet<(byte Version, ushort Port)> UdpListen = [];
+    private readonly Dictionary<(UInt128, ushort, UInt128, ushort), TcpSock> _socks = new();
+    private uint _isn = 0x10000000;
+    private ushort _ephemeral = 33000;
+    private ushort _ipId = 1;
+
+    /// <summary>Whether this host owns the address (packets to it are answered by this stack).</summary>
+    public bool Owns(byte version, UInt128 address) => isLocal(version, address);
+
+    /// <summary>Opens a client connection: returns the socket and its SYN (60 bytes on IPv4, as Linux sends it).</summary>
+    public (TcpSock Sock, byte[] Syn) Connect(byte version, UInt128 src, ushort sport, UInt128 dst, ushort dport)
+    {
+        if (sport == 0) sport = _ephemeral++;
+        var s = new TcpSock
+        {
+            Version = version, Local = src, Remote = dst, LocalPort = sport, RemotePort = dport,
+            State = SockState.SynSent, SndNxt = NextIsn(), IsClient = true, Timestamps = true, Sack = true, WindowScale = true,
+        };
+        _socks[(src, sport, dst, dport)] = s;
+        var syn = Segment(s, TcpFlagBits.Syn, SynOptions(mssOnly: false, s), []);
+        s.SndNxt++;
+        return (s, syn);
+    }
+
+    /// <summary>The client application writes data and then shuts down writing (sendall + shutdown(SHUT_WR)).</summary>
+    public List<byte[]> SendAndShutdown(TcpSock s, byte[] data)
+    {
+        var output = new List<byte[]>();
+        if (s.State != SockState.Established) return output;
+        if (data.Length > 0)
+        {
+            output.Add(Segment(s, TcpFlagBits.Psh | TcpFlagBits.Ack, DataOptions(s), data));
+            s.SndNxt += (uint)data.Length;
+        }
+        output.Add(Segment(s, TcpFlagBits.Fin | TcpFlagBits.Ack, DataOptions(s), []));
+        s.SndNxt++;
+        s.State = SockState.FinWait1;
+        return output;
+    }
+
+    /// <summary>A packet addressed to this host arrived; returns what the host sends back.</summary>
+    public List<byte[]> Receive(ReadOnlySpan<byte> packet)
+    {
+        var output = new List<byte[]>();
+        PacketParser.Parse(packet, out var info);
+        if (info.IsFragment || (info.Flags & PacketFlags.MoreFragments) != 0) return output; // never reassembled here
+        switch (info.Protocol)
+        {
+            case IpProtocol.Tcp when info.HasTransportHeader:
+                Tcp(packet, info, output);
+                break;
+            case IpProtocol.Udp when info.HasTransportHeader:
+                if (!UdpListen.Contains((info.Version, info.DestinationPort)))
+                    IcmpError(packet, info, output, info.Version == 4 ? (byte)3 : (byte)1, info.Version == 4 ? (byte)3 : (byte)4);
+                break;
+            case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 8:
+            case IpProtocol.Icmpv6 when info.HasTransportHeader && info.IcmpType == 128:
+                output.Add(EchoReply(packet, info));
+                break;
+            case IpProtocol.Icmp:
+            case IpProtocol.Icmpv6:
+                break;
+            default:
+                if (info.Version == 4 && info.TransportOffset >= 0)
+                    IcmpError(packet, info, output, 3, 2); // protocol unreachable
+                break;
+        }
+        return output;
+    }
+
+    private void Tcp(ReadOnlySpan<byte> packet, in PacketInfo info, List<byte[]> output)
+    {
+        byte f = info.TcpFlags;
+        bool syn = (f & TcpFlagBits.Syn) != 0, ack = (f & TcpFlagBits.Ack) != 0, rst = (f & TcpFlagBits.Rst) != 0, fin = (f & TcpFlagBits.Fin) != 0;
+        int dataLen = Math.Min(packet.Length, info.TotalLength) - info.TransportOffset - info.TcpDataOffset * 4;
+        if (_socks.TryGetValue((info.Destination, info.DestinationPort, info.Source, info.SourcePort), out var s) && s.State != SockState.Closed)
+        {
+            TcpOnSocket(s, info, dataLen, output);
+            return;
+        }
+        if (rst) return;
+        if (TcpListen.Contains((info.Version, info.DestinationPort)))
+        {
+            // LISTEN: a SYN opens a request (SYN+FIN is discarded), an ACK is answered with RST, anything else is dropped.
+            if (syn && !ack && !fin)
+            {
+                var ns = new TcpSock
+                {
+                    Version = info.Version, Local = info.Destination, Remote = info.Source,
+                    LocalPort = info.DestinationPort, RemotePort = info.SourcePort, State = SockState.SynRecv,
+                    SndNxt = NextIsn(), RcvNxt = info.TcpSequence + 1,
+                };
+                ReadSynOptions(packet, info, ns);
+                _socks[(ns.Local, ns.LocalPort, ns.Remote, ns.RemotePort)] = ns;
+                output.Add(Segment(ns, TcpFlagBits.Syn | TcpFlagBits.Ack, SynOptions(mssOnly: false, ns), []));
+                ns.SndNxt++;
+                return;
+            }
+            if (ack) Reset(packet, info, dataLen, output);
+            return;
+        }
+        Reset(packet, info, dataLen, output);
+    }
+
+    private void TcpOnSocket(TcpSock s, in PacketInfo info, int dataLen, List<byte[]> output)
+    {
+        byte f = info.TcpFlags;
+        bool syn = (f & TcpFlagBits.Syn) != 0, ack = (f & TcpFlagBits.Ack) != 0, rst = (f & TcpFlagBits.Rst) != 0, fin = (f & TcpFlagBits.Fin) != 0;
+        if (rst)
+        {
+            s.State = s.State == SockState.SynSent ? SockState.Refused : SockState.Closed;
+            return;
+        }
+        switch (s.State)
+        {
+            case SockState.SynSent:
+                if (syn && ack && info.TcpAcknowledgment == s.SndNxt)
+                {
+                    s.RcvNxt = info.TcpSequence + 1;
+                    s.State = SockState.Established;
+                    output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), []));
+                }
+                return;
+            case SockState.SynRecv:
+                if (syn && !ack)
+                {
+                    // A retransmitted SYN: the SYN-ACK is sent again.
+                    s.SndNxt--;
+                    output.Add(Segment(s, TcpFlagBits.Syn | TcpFlagBits.Ack, SynOptions(false, s), []));
+                    s.SndNxt++;
+                    return;
+                }
+                if (!ack || info.TcpAcknowledgment != s.SndNxt)
+                {
+                    // tcp_check_req: a bad ACK gets a RST from the listener.
+                    if (ack) Reset(default, info, dataLen, output);
+                    return;
+                }
+                s.State = SockState.Established;
+                goto case SockState.Established;
+            case SockState.Established:
+            case SockState.FinWait1:
+            case SockState.FinWait2:
+            {
+                if (ack && s.State == SockState.FinWait1 && info.TcpAcknowledgment == s.SndNxt) s.State = SockState.FinWait2;
+                if (dataLen > 0)
+                {
+                    s.RcvNxt += (uint)dataLen;
+                    if (!fin) output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), [])); // quick ACK at the start of a connection
+                }
+                if (fin)
+                {
+                    s.RcvNxt++;
+                    if (s.IsClient || s.State is SockState.FinWait1 or SockState.FinWait2)
+                    {
+                        // We had closed already: ACK the peer's FIN and wait.
+                        output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), []));
+                        s.State = SockState.TimeWait;
+                        s.PeerClosed = true;
+                    }
+                    else
+                    {
+                        // The server reads EOF and closes: its FIN carries the ACK of the peer's FIN.
+                        output.Add(Segment(s, TcpFlagBits.Fin | TcpFlagBits.Ack, DataOptions(s), []));
+                        s.SndNxt++;
+                        s.State = SockState.LastAck;
+                    }
+                }
+                return;
+            }
+            case SockState.LastAck:
+                if (ack && info.TcpAcknowledgment == s.SndNxt) s.State = SockState.Closed;
+                return;
+            default:
+                return;
+        }
+    }
+
+    private void Reset(ReadOnlySpan<byte> packet, in PacketInfo info, int dataLen, List<byte[]> output)
+    {
+        if (Quiet || (info.TcpFlags & TcpFlagBits.Rst) != 0) return;
+        // tcp_v4_send_reset: seq = the segment's ACK if it has one, else 0 with ACK = seq + length.
+        var spec = new WireSpec
+        {
+            Version = info.Version, Src = info.Destination, Dst = info.Source, Proto = IpProtocol.Tcp,
+            SrcPort = info.DestinationPort, DstPort = info.SourcePort, Window = 0, Id = 0,
+            IpFlags = (byte)(info.Version == 4 ? 2 : 0),
+        };
+        if ((info.TcpFlags & TcpFlagBits.Ack) != 0)
+        {
+            spec.TcpFlags = TcpFlagBits.Rst;
+            spec.Seq = info.TcpAcknowledgment;
+        }
+        else
+        {
+            spec.TcpFlags = TcpFlagBits.Rst | TcpFlagBits.Ack;
+            uint len = (uint)Math.Max(0, dataLen);
+            if ((info.TcpFlags & TcpFlagBits.Syn) != 0) len++;
+            if ((info.TcpFlags & TcpFlagBits.Fin) != 0) len++;
+            spec.Ack = info.TcpSequence + len;
+        }
+        output.Add(Wire.Build(spec));
+    }
+
+    private void IcmpError(ReadOnlySpan<byte> packet, in PacketInfo info, List<byte[]> output, byte type, byte code)
+    {
+        if (Quiet) return;
+        if (icmpLimit != null && !icmpLimit.Allow(info.Version, info.Source, type, loopbackRoute: Owns(info.Version, info.Source)))
+            return;
+        int total = Math.Min(packet.Length, info.TotalLength);
+        int maxQuote = info.Version == 4 ? 576 - 28 : 1280 - 48;
+        var spec = new WireSpec
+        {
+            Version = info.Version, Src = info.Destination, Dst = info.Source,
+            Proto = info.Version == 4 ? IpProtocol.Icmp : IpProtocol.Icmpv6, IcmpType = type, IcmpCode = code,
+            Payload = packet[..Math.Min(total, maxQuote)].ToArray(), Id = _ipId++, Tos = (byte)(info.Version == 4 ? 0xc0 : 0),
+        };
+        output.Add(Wire.Build(spec));
+    }
+
+    private byte[] EchoReply(ReadOnlySpan<byte> packet, in PacketInfo info)
+    {
+        int total = Math.Min(packet.Length, info.TotalLength);
+        var spec = new WireSpec
+        {
+            Version = info.Version, Src = info.Destination, Dst = info.Source,
+            Proto = info.Protocol, IcmpType = (byte)(info.Version == 4 ? 0 : 129), IcmpId = info.IcmpId, IcmpSeq = info.IcmpSequence,
+            Payload = packet[(info.TransportOffset + 8)..total].ToArray(), Id = _ipId++, Tos = info.Tos,
+        };
+        return Wire.Build(spec);
+    }
+
+    private uint NextIsn() => _isn += 0x01000193;
+
+    private static void ReadSynOptions(ReadOnlySpan<byte> packet, in PacketInfo info, TcpSock s)
+    {
+        int start = info.TransportOffset + 20, end = Math.Min(info.TransportOffset + info.TcpDataOffset * 4, packet.Length);
+        for (int i = start; i < end;)
+        {
+            byte kind = packet[i];
+            if (kind == 0) break;
+            if (kind == 1) { i++; continue; }
+            if (i + 1 >= end) break;
+            int len = packet[i + 1];
+            if (len < 2) break;
+            if (kind == 3) s.WindowScale = true;
+            if (kind == 4) s.Sack = true;
+            if (kind == 8) s.Timestamps = true;
+            i += len;
+        }
+    }
+
+    /// <summary>tcp_options_write for a SYN or SYN-ACK: MSS, then SACK-permitted with timestamps (or NOP NOP + one of them), then NOP + window scale.</summary>
+    private static byte[] SynOptions(bool mssOnly, TcpSock s)
+    {
+        var o = new List<byte> { 2, 4, 0x05, 0xb4 };
+        if (!mssOnly)
+        {
+            if (s.Timestamps)
+            {
+                if (s.Sack) o.AddRange([4, 2]); else o.AddRange([1, 1]);
+                o.AddRange([8, 10, 0, 0, 0, 1, 0, 0, 0, 0]);
+            }
+            else if (s.Sack) o.AddRange([1, 1, 4, 2]);
+            if (s.WindowScale) o.AddRange([1, 3, 3, 7]);
+        }
+        return o.ToArray();
+    }
+
+    private static byte[] DataOptions(TcpSock s) => s.Timestamps ? [1, 1, 8, 10, 0, 0, 0, 2, 0, 0, 0, 1] : [];
+
+    private byte[] Segment(TcpSock s, byte flags, byte[] options, byte[] data)
+    {
+        var spec = new WireSpec
+        {
+            Version = s.Version, Src = s.Local, Dst = s.Remote, Proto = IpProtocol.Tcp,
+            SrcPort = s.LocalPort, DstPort = s.RemotePort, TcpFlags = flags, Seq = s.SndNxt,
+            Ack = (flags & TcpFlagBits.Ack) != 0 ? s.RcvNxt : 0, Window = 64240, TcpOptions = options,
+            Payload = data, Id = _ipId++, IpFlags = (byte)(s.Version == 4 ? 2 : 0),
+        };
+        return Wire.Build(spec);
+    }
+}

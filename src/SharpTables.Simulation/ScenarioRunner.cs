@@ -1,0 +1,412 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SharpTables.Engine;
+using SharpTables.Packets;
+using SharpTables.Rules.Model;
+
+namespace SharpTables.Simulation;
+
+/// <summary>Options of a scenario run.</summary>
+public sealed class ScenarioOptions
+{
+    /// <summary>Oracle result whose topology (MACs) and per-line/per-packet times the run reproduces.</summary>
+    public JsonElement? OracleResult { get; init; }
+    /// <summary>Pause after each packet line, as oracle-run's --settle-ms (ms).</summary>
+    public double SettleMs { get; init; } = 30;
+    /// <summary>Time the oracle's per-line counter snapshot takes (ms), used when no oracle timing is given.</summary>
+    public double SnapshotMs { get; init; } = 8;
+    /// <summary>Called for every rule a scenario packet traverses (--trace).</summary>
+    public Action<long, string>? Trace { get; init; }
+}
+
+/// <summary>
+/// Runs an oracle scenario through the engine: the fw host (the ruleset), its client and, in
+/// router mode, its backend, with the packets the hosts' kernels would answer. Produces a
+/// result shaped like oracle-run's JSON so the two compare directly.
+/// </summary>
+public sealed class ScenarioRunner : IEngineObserver
+{
+    private readonly List<ScenarioItem> _items;
+    private readonly ScenarioOptions _options;
+    private readonly ManualTime _time = new();
+    private readonly Topology _topo;
+    private readonly bool _v6Needed;
+    private readonly NetfilterEngine _engine;
+    private readonly Ruleset _v4;
+    private readonly Ruleset? _v6;
+    private readonly HostStack _fw, _client, _backend;
+    private readonly List<(int Level, string Text, long Packet)> _log = [];
+    private readonly Dictionary<int, double> _lineTimes = new();
+    private readonly Dictionary<int, double> _packetTimes = new();
+    private int _work;
+
+    public ScenarioRunner(Ruleset ipv4, Ruleset? ipv6, string scenarioText, ScenarioOptions? options = null)
+    {
+        _options = options ?? new ScenarioOptions();
+        _items = Scenario.Parse(scenarioText);
+        bool router = _items.Any(i => i.Type is "packet" or "tcp_connect" && (i.Dir is "fwd" or "fwd-rev" || i.Str("iface") == "eth1")
+                                   || i.Type == "listen" && i.Str("ns") == "backend");
+        _v6Needed = _items.Any(i => i.Type is "packet" or "tcp_connect" or "listen" && ScenarioPackets.IsV6(i));
+        _topo = _options.OracleResult is JsonElement r ? Topology.FromOracleResult(r, router) : new Topology { Router = router };
+        if (_options.OracleResult is JsonElement res) ReadTimes(res);
+        var net = _topo.BuildFirewall();
+        var state = new EngineState(_time, net) { Observer = this };
+        _v4 = ipv4;
+        _v6 = ipv6;
+        _engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
+        _fw = new HostStack("fw", quiet: false, state.IcmpLimit, net.IsLocal);
+        _client = new HostStack("client", quiet: true, null, (v, a) => a == Topology.Address("client/eth0", v == 6));
+        _backend = new HostStack("backend", quiet: true, null, (v, a) => a == Topology.Address("backend/eth0", v == 6));
+    }
+
+    public NetfilterEngine Engine => _engine;
+
+    bool IEngineObserver.Tracing => _options.Trace != null;
+
+    void IEngineObserver.OnLog(in LogRecord record) => _log.Add((record.Level, record.Text, record.PacketNumber));
+
+    void IEngineObserver.OnTrace(Packet p, string table, string chain, TraceKind kind, int ruleNumber)
+    {
+        if (p.Number <= 0) return;
+        string what = kind switch { TraceKind.Rule => $"rule:{ruleNumber}", TraceKind.Return => "return", _ => "policy" };
+        _options.Trace?.Invoke(p.Number, $"{table}:{chain}:{what}");
+    }
+
+    private void ReadTimes(JsonElement res)
+    {
+        if (!res.TryGetProperty("lines", out var lines)) return;
+        foreach (var l in lines.EnumerateArray())
+        {
+            if (l.TryGetProperty("t_ms", out var t)) _lineTimes[l.GetProperty("line").GetInt32()] = t.GetDouble();
+            if (l.TryGetProperty("packets", out var ps) && ps.ValueKind == JsonValueKind.Array)
+                foreach (var p in ps.EnumerateArray())
+                    if (p.TryGetProperty("t_ms", out var pt)) _packetTimes[p.GetProperty("n").GetInt32()] = pt.GetDouble();
+        }
+    }
+
+    private double Now => _time.GetTimestamp() / (double)TimeSpan.TicksPerMillisecond;
+
+    private void AdvanceTo(double ms)
+    {
+        if (ms > Now) _time.AdvanceMilliseconds(ms - Now);
+    }
+
+    /// <summary>Runs the scenario and returns the oracle-shaped result.</summary>
+    public JsonObject Run()
+    {
+        foreach (var it in _items.Where(i => i.Type == "listen"))
+        {
+            var node = it.Str("ns") switch { "client" => _client, "backend" => _backend, _ => _fw };
+            var set = it.Str("proto") == "udp" ? node.UdpListen : node.TcpListen;
+            ushort port = (ushort)it.Num("port", 0);
+            set.Add((4, port));
+            if (it.Bool("ipv6")) set.Add((6, port));
+        }
+        var lines = new JsonArray();
+        int n = 0;
+        var before = Snapshot();
+        foreach (var it in _items)
+        {
+            if (it.Type == "listen") continue;
+            if (it.Type == "sleep")
+            {
+                _time.AdvanceMilliseconds(it.Has("sleep_ms") ? it.Num("sleep_ms", 0) : it.Num("ms", 0));
+                continue;
+            }
+            if (it.Has("delay_ms")) _time.AdvanceMilliseconds(it.Num("delay_ms", 0));
+            if (_lineTimes.TryGetValue(it.Line, out var lt)) AdvanceTo(lt);
+            var rec = new JsonObject
+            {
+                ["line"] = it.Line, ["type"] = it.Type, ["label"] = it.Label, ["dir"] = it.Dir, ["t_ms"] = Math.Round(Now, 3),
+            };
+            int logStart = _log.Count;
+            if (it.Type == "packet")
+            {
+                int count = (int)it.Num("count", 1);
+                var packets = new JsonArray();
+                for (int k = 0; k < count; k++)
+                {
+                    if (k > 0 && it.Has("interval_ms")) _time.AdvanceMilliseconds(it.Num("interval_ms", 0));
+                    n++;
+                    if (_packetTimes.TryGetValue(n, out var pt)) AdvanceTo(pt);
+                    packets.Add(SendScenarioPacket(it, n));
+                    _time.AdvanceMilliseconds(0.3);
+                }
+                rec["packets"] = packets;
+                _time.AdvanceMilliseconds(it.Num("settle_ms", _options.SettleMs));
+            }
+            else
+            {
+                var connect = Connect(it);
+                rec["connect"] = connect;
+                if (it.Str("expect") is string exp)
+                {
+                    rec["expect"] = exp;
+                    string result = connect["result"]!.GetValue<string>();
+                    rec["expect_ok"] = result == exp || (exp == "fail" && result != "connected");
+                }
+                _time.AdvanceMilliseconds(it.Num("settle_ms", Math.Max(_options.SettleMs, 100)));
+            }
+            var after = Snapshot();
+            rec["counter_changes"] = Diff(before, after);
+            before = after;
+            rec["log"] = new JsonArray(_log.Skip(logStart).Select(l => (JsonNode)l.Text).ToArray());
+            _time.AdvanceMilliseconds(_options.SnapshotMs);
+            lines.Add(rec);
+        }
+        return Result(lines);
+    }
+
+    private JsonObject SendScenarioPacket(ScenarioItem it, int n)
+    {
+        bool v6 = ScenarioPackets.IsV6(it);
+        var (from, defSrc, defDst, fwIf) = Endpoints(it, v6);
+        var json = it.Json;
+        // oracle-run gives every packet without an explicit sport the port 40000+n.
+        var obj = JsonNode.Parse(json.GetRawText())!.AsObject();
+        if (!obj.ContainsKey("sport")) obj["sport"] = 40000 + n;
+        var item = JsonDocument.Parse(obj.ToJsonString()).RootElement;
+        ushort marker = (ushort)(it.Has("ip_id") ? it.Num("ip_id", 0) : 0xB000 + n);
+        var bytes = ScenarioPackets.Build(it, item, defSrc, defDst, v6, marker, (uint)(1000 + 1000 * n), quote: false, it.Line);
+        var prec = new JsonObject
+        {
+            ["n"] = n, ["t_ms"] = Math.Round(Now, 3), ["summary"] = Wire.Describe(bytes), ["family"] = v6 ? "ipv6" : "ipv4",
+            ["marker"] = marker, ["length"] = bytes.Length, ["fw_iface"] = fwIf,
+        };
+        if (it.Str("expect") is string exp) prec["expect"] = exp;
+        int logStart = _log.Count;
+        HookMask seen;
+        _work = 0;
+        if (from == "fw") seen = FwSend(bytes, n, rawSocket: true);
+        else seen = ToFirewall(from, bytes, n);
+        var hooks = new JsonObject
+        {
+            ["prerouting"] = Bit(seen, HookMask.PreRouting), ["input"] = Bit(seen, HookMask.Input), ["forward"] = Bit(seen, HookMask.Forward),
+            ["output"] = Bit(seen, HookMask.Output), ["postrouting"] = Bit(seen, HookMask.PostRouting),
+        };
+        prec["hooks_seen"] = hooks;
+        bool accepted = it.Dir is "in" or "local" ? (seen & HookMask.Input) != 0 : (seen & HookMask.PostRouting) != 0;
+        string verdict = accepted ? "accepted" : (seen & HookMask.PreRouting) != 0 || from == "fw" ? "dropped" : "not-seen";
+        prec["verdict"] = verdict;
+        if (it.Str("expect") is string e) prec["expect_ok"] = e == "accept" ? accepted : !accepted;
+        var logs = _log.Skip(logStart).Where(l => l.Packet == n).Select(l => (JsonNode)l.Text).ToArray();
+        if (logs.Length > 0) prec["log_lines"] = new JsonArray(logs);
+        return prec;
+    }
+
+    private static int Bit(HookMask m, HookMask b) => (m & b) != 0 ? 1 : 0;
+
+    /// <summary>scenario.endpoints: who sends, default addresses, and the fw interface involved.</summary>
+    private (string From, UInt128 Src, UInt128 Dst, string FwIf) Endpoints(ScenarioItem it, bool v6)
+    {
+        string? iface = it.Str("iface");
+        switch (it.Dir)
+        {
+            case "in" when iface == "eth1":
+                return ("backend", Topology.Address("backend/eth0", v6), Topology.Address("fw/eth1", v6), "eth1");
+            case "in":
+                return ("client", Topology.Address("client/eth0", v6), Topology.Address("fw/eth0", v6), "eth0");
+            case "out":
+            {
+                var dst = it.Str("dst");
+                bool backend = iface == "eth1" || dst != null && InBackendNet(Topology.Parse(dst), v6);
+                return backend
+                    ? ("fw", Topology.Address("fw/eth1", v6), Topology.Address("backend/eth0", v6), "eth1")
+                    : ("fw", Topology.Address("fw/eth0", v6), Topology.Address("client/eth0", v6), "eth0");
+            }
+            case "local":
+                return ("fw", v6 ? UInt128.One : 0x7f000001, v6 ? UInt128.One : 0x7f000001, "lo");
+            case "fwd":
+                return ("client", Topology.Address("client/eth0", v6), Topology.Address("backend/eth0", v6), "eth0");
+            default:
+                return ("backend", Topology.Address("backend/eth0", v6), Topology.Address("client/eth0", v6), "eth1");
+        }
+    }
+
+    private static bool InBackendNet(UInt128 a, bool v6) => v6
+        ? (a >> 64) == (Topology.Address("backend/eth0", true) >> 64)
+        : ((uint)a & 0xffffff00) == ((uint)Topology.Address("backend/eth0", false) & 0xffffff00);
+
+    /// <summary>An endpoint puts a packet on its link to the fw; returns the hooks it was seen at.</summary>
+    private HookMask ToFirewall(string from, byte[] bytes, long number)
+    {
+        if (++_work > 400) return HookMask.None;
+        string link = from == "backend" ? "eth1" : "eth0";
+        var iface = _engine.State.Network.Find(link);
+        if (iface == null) return HookMask.None;
+        var p = new Packet();
+        p.Load(bytes);
+        p.Number = number;
+        Span<byte> mac = stackalloc byte[14];
+        _topo.Macs[$"fw/{link}"].CopyTo(mac);
+        _topo.Macs[$"{from}/eth0"].CopyTo(mac[6..]);
+        mac[12] = p.Info.Version == 6 ? (byte)0x86 : (byte)0x08;
+        mac[13] = p.Info.Version == 6 ? (byte)0xdd : (byte)0x00;
+        p.SetMacHeader(mac);
+        var r = _engine.Receive(p, iface);
+        var seen = p.Seen;
+        if (r.Verdict != Verdict.Accept && !(r.Verdict == Verdict.Queue && r.QueueBypass)) return seen;
+        var outBytes = p.Bytes.ToArray();
+        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply, 0, rawSocket: false);
+        else if (r.Out != null) DeliverToEndpoint(r.Out.Name, outBytes);
+        return seen;
+    }
+
+    /// <summary>The fw sends a packet (raw socket or its own TCP/ICMP answer); returns the hooks it was seen at.</summary>
+    private HookMask FwSend(byte[] bytes, long number, bool rawSocket)
+    {
+        if (++_work > 400) return HookMask.None;
+        var p = new Packet();
+        p.Load(bytes);
+        p.Number = number;
+        if (rawSocket) { p.SocketUid = 0; p.SocketGid = 0; }
+        var r = _engine.SendLocal(p);
+        var seen = p.Seen;
+        if (r.Verdict != Verdict.Accept) return seen;
+        var outBytes = p.Bytes.ToArray();
+        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply, 0, rawSocket: false);
+        else if (r.Out != null && !r.Out.IsLoopback) DeliverToEndpoint(r.Out.Name, outBytes);
+        return seen;
+    }
+
+    private void DeliverToEndpoint(string fwIface, byte[] bytes)
+    {
+        var (name, stack) = fwIface == "eth1" ? ("backend", _backend) : ("client", _client);
+        PacketParser.Parse(bytes, out var info);
+        if (!stack.Owns(info.Version, info.Destination)) return;
+        foreach (var reply in stack.Receive(bytes)) ToFirewall(name, reply, 0);
+    }
+
+    /// <summary>A tcp_connect line: a kernel TCP connection with optional data, then an orderly close.</summary>
+    private JsonObject Connect(ScenarioItem it)
+    {
+        bool v6 = ScenarioPackets.IsV6(it);
+        var (from, src, dst, _) = Endpoints(it, v6);
+        if (it.Str("dst") is string d) dst = Topology.Parse(d);
+        if (it.Str("src") is string s) src = Topology.Parse(s);
+        if (it.Dir == "local") from = "fw";
+        ushort dport = (ushort)it.Num("dport", 80);
+        var stack = from switch { "client" => _client, "backend" => _backend, _ => _fw };
+        var res = new JsonObject { ["dst"] = Wire.Addr((byte)(v6 ? 6 : 4), dst), ["dport"] = dport };
+        _work = 0;
+        var (sock, syn) = stack.Connect((byte)(v6 ? 6 : 4), src, (ushort)it.Num("sport", 0), dst, dport);
+        Send(from, syn);
+        double timeout = it.Num("timeout_ms", 900);
+        string result = sock.State switch
+        {
+            SockState.Established => "connected",
+            SockState.Refused => "refused",
+            _ => "timeout",
+        };
+        if (result == "timeout") _time.AdvanceMilliseconds(timeout);
+        res["result"] = result;
+        res["connect_ms"] = result == "timeout" ? timeout : 0.4;
+        if (result == "connected")
+        {
+            res["local"] = $"{Wire.Addr(sock.Version, sock.Local)}:{sock.LocalPort}";
+            var data = it.Str("data") is string text ? System.Text.Encoding.UTF8.GetBytes(text) : [];
+            foreach (var seg in stack.SendAndShutdown(sock, data)) Send(from, seg);
+            res["bytes_received"] = 0;
+            res["closed_by_peer"] = sock.PeerClosed;
+            if (!sock.PeerClosed) _time.AdvanceMilliseconds(500);
+        }
+        return res;
+    }
+
+    private void Send(string from, byte[] bytes)
+    {
+        if (from == "fw") FwSend(bytes, 0, rawSocket: false);
+        else ToFirewall(from, bytes, 0);
+    }
+
+    // ---- counters and the result ------------------------------------------------------------
+
+    private Dictionary<string, (JsonObject Key, ulong Packets, ulong Bytes)> Snapshot()
+    {
+        var d = new Dictionary<string, (JsonObject, ulong, ulong)>();
+        foreach (var (fam, name) in new[] { (_engine.Ruleset.IPv4, "ipv4"), (_engine.Ruleset.IPv6, "ipv6") })
+            foreach (var t in fam.AllTables)
+                foreach (var c in t.AllChains)
+                {
+                    if (c.IsBuiltin)
+                        d[$"{name}/{t.Name}/{c.Name}/policy"] = (new JsonObject
+                        {
+                            ["family"] = name, ["table"] = t.Name, ["chain"] = c.Name, ["policy"] = c.PolicyDrop ? "DROP" : "ACCEPT",
+                        }, c.PolicyCounters.Packets, c.PolicyCounters.Bytes);
+                    for (int i = 0; i < c.RuleCount; i++)
+                    {
+                        var cell = c.RuleCounters(i);
+                        d[$"{name}/{t.Name}/{c.Name}/{i + 1}"] = (new JsonObject
+                        {
+                            ["family"] = name, ["table"] = t.Name, ["chain"] = c.Name, ["index"] = i + 1, ["rule"] = $"-A {c.Name} {c.RuleText(i)}",
+                        }, cell.Packets, cell.Bytes);
+                    }
+                }
+        return d;
+    }
+
+    private static JsonArray Diff(Dictionary<string, (JsonObject Key, ulong Packets, ulong Bytes)> a, Dictionary<string, (JsonObject Key, ulong Packets, ulong Bytes)> b)
+    {
+        var arr = new JsonArray();
+        foreach (var (k, v) in b)
+        {
+            var (p0, b0) = a.TryGetValue(k, out var o) ? (o.Packets, o.Bytes) : (0UL, 0UL);
+            if (v.Packets == p0 && v.Bytes == b0) continue;
+            var node = (JsonObject)v.Key.DeepClone();
+            node["packets"] = v.Packets - p0;
+            node["bytes"] = v.Bytes - b0;
+            arr.Add(node);
+        }
+        return arr;
+    }
+
+    private JsonObject Result(JsonArray lines)
+    {
+        var tables = new JsonObject();
+        var save = new JsonObject();
+        foreach (var (rules, fam, name) in new[] { (_v4, _engine.Ruleset.IPv4, "ipv4"), (_v6, _engine.Ruleset.IPv6, "ipv6") })
+        {
+            if (rules == null || !rules.Tables.Any()) continue;
+            var ft = new JsonObject();
+            foreach (var t in fam.AllTables)
+            {
+                var chains = new JsonObject();
+                var order = new JsonArray();
+                foreach (var c in t.AllChains.OrderBy(c => c.IsBuiltin ? 0 : 1))
+                {
+                    order.Add(c.Name);
+                    var rs = new JsonArray();
+                    for (int i = 0; i < c.RuleCount; i++)
+                        rs.Add(new JsonObject
+                        {
+                            ["index"] = i + 1, ["rule"] = $"-A {c.Name} {c.RuleText(i)}",
+                            ["packets"] = c.RuleCounters(i).Packets, ["bytes"] = c.RuleCounters(i).Bytes,
+                        });
+                    var co = new JsonObject { ["builtin"] = c.IsBuiltin };
+                    if (c.IsBuiltin) co["policy"] = c.PolicyDrop ? "DROP" : "ACCEPT";
+                    co["rules"] = rs;
+                    if (c.IsBuiltin)
+                    {
+                        co["policy_packets"] = c.PolicyCounters.Packets;
+                        co["policy_bytes"] = c.PolicyCounters.Bytes;
+                    }
+                    chains[c.Name] = co;
+                }
+                ft[t.Name] = new JsonObject { ["chain_order"] = order, ["chains"] = chains };
+            }
+            tables[name] = ft;
+            var copy = rules.Clone();
+            _engine.Ruleset.CopyCountersTo(copy);
+            save[name] = SharpTables.Rules.Commands.Restore.Save(copy, counters: true);
+        }
+        return new JsonObject
+        {
+            ["tool"] = "sharptables simulate",
+            ["topology"] = new JsonObject { ["mode"] = _topo.Router ? "router" : "host", ["ipv6"] = _v6Needed },
+            ["lines"] = lines,
+            ["tables"] = tables,
+            ["save"] = save,
+            ["log"] = new JsonArray(_log.Select(l => (JsonNode)new JsonObject { ["level"] = l.Level, ["text"] = l.Text }).ToArray()),
+        };
+    }
+}
