@@ -36,15 +36,17 @@ public static class SharpTablesCli
         }
         var store = new StateStore(StateStore.ResolveDirectory(stateDir));
         Xt.WarningWriter = stderr;
-        if (args.Count > 0 && args[0] == "simulate")
+        if (args.Count > 0 && args[0] is "simulate" or "classbench")
         {
             try
             {
-                return SimulateCommand.Run(args.Skip(1).ToList(), store, stdout, stderr);
+                return args[0] == "simulate"
+                    ? SimulateCommand.Run(args.Skip(1).ToList(), store, stdout, stderr)
+                    : ClassBenchCommand.Run(args.Skip(1).ToList(), stdout, stderr);
             }
             catch (Exception e) when (e is UsageException or ScenarioException or IOException or XtablesException or System.Text.Json.JsonException or NotSupportedException)
             {
-                stderr.WriteLine($"sharptables simulate: {(e is XtablesException x ? x.Render("sharptables-restore") : e.Message)}");
+                stderr.WriteLine($"sharptables {args[0]}: {(e is XtablesException x ? x.Render("sharptables-restore") : e.Message)}");
                 if (e is UsageException) stderr.Write(SimulateCommand.Usage);
                 return 2;
             }
