@@ -22,6 +22,9 @@ public static class ConntrackProc
           .Append(L4Name(t.Protocol).PadRight(8)).Append(' ').Append(t.Protocol).Append(' ')
           .Append(secondsLeft).Append(' ');
         if (t.Protocol == IpProtocol.Tcp) sb.Append(TcpTracker.StateNames[(int)ct.TcpState]).Append(' ');
+        if (t.Protocol == IpProtocol.Gre)
+            sb.Append("timeout=").Append(ProtocolTrackers.GreUnreplied / EngineClock.Hz)
+              .Append(", stream_timeout=").Append(ProtocolTrackers.GreReplied / EngineClock.Hz).Append(' ');
         AppendTuple(sb, ct.Original);
         if (!ct.Has(ConnStatus.SeenReply)) sb.Append("[UNREPLIED] ");
         AppendTuple(sb, ct.Reply);
@@ -41,6 +44,7 @@ public static class ConntrackProc
         IpProtocol.Icmp => "icmp",
         IpProtocol.Icmpv6 => "icmpv6",
         IpProtocol.Sctp => "sctp",
+        IpProtocol.Gre => "gre",
         _ => "unknown",
     };
 
@@ -62,6 +66,9 @@ public static class ConntrackProc
             case IpProtocol.UdpLite:
             case IpProtocol.Sctp:
                 sb.Append("sport=").Append(t.SourcePort).Append(" dport=").Append(t.DestinationPort).Append(' ');
+                break;
+            case IpProtocol.Gre:
+                sb.Append("srckey=0x").Append(t.SourcePort.ToString("x")).Append(" dstkey=0x").Append(t.DestinationPort.ToString("x")).Append(' ');
                 break;
         }
     }

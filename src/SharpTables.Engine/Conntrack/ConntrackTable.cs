@@ -344,7 +344,7 @@ public sealed class ConntrackTable
         return false;
     }
 
-    /// <summary>nf_ct_get_tuple: addresses, then ports (TCP, UDP, UDP-Lite, SCTP) or ICMP id/type/code.</summary>
+    /// <summary>nf_ct_get_tuple: addresses, then ports (TCP, UDP, UDP-Lite, SCTP), ICMP id/type/code, or GRE keys.</summary>
     private static bool GetTuple(ReadOnlySpan<byte> packet, byte version, int dataoff, byte protonum, out ConnTuple tuple)
     {
         UInt128 src, dst;
@@ -374,6 +374,12 @@ public sealed class ConntrackTable
                 if (t.Length < 4) return false;
                 tuple = tuple with { SourcePort = BinaryPrimitives.ReadUInt16BigEndian(t), DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(t[2..]) };
                 return true;
+            case IpProtocol.Gre:
+                // gre_pkt_to_tuple: only PPTP (version 1) has keys: the call id is the destination key
+                if (t.Length < 4 || (t[1] & 7) != 1) return true;
+                if (t.Length < 8) return false;
+                tuple = tuple with { DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(t[6..]) };
+                return true;
             default:
                 return true;
         }
@@ -398,6 +404,9 @@ public sealed class ConntrackTable
                 return ProtocolTrackers.IcmpPacket(ct, info.Version, now) ? TrackVerdict.Accept : TrackVerdict.Invalid;
             case IpProtocol.Icmpv6:
                 return ProtocolTrackers.Icmpv6Packet(ct, info.Version, now) ? TrackVerdict.Accept : TrackVerdict.Invalid;
+            case IpProtocol.Gre:
+                ProtocolTrackers.GrePacket(ct, now);
+                return TrackVerdict.Accept;
             default:
                 Refresh(ct, ProtocolTrackers.GenericTimeout, now);
                 return TrackVerdict.Accept;

@@ -13,6 +13,7 @@ internal static class ProtocolTrackers
     internal const uint UdpUnreplied = 30 * Secs, UdpReplied = 120 * Secs;
     internal const uint IcmpTimeout = 30 * Secs;
     internal const uint GenericTimeout = 600 * Secs;
+    internal const uint GreUnreplied = 30 * Secs, GreReplied = 180 * Secs;
 
     /// <summary>udp_error / udplite_error: short, truncated or (when checked) badly checksummed datagrams are invalid.</summary>
     internal static bool UdpError(ReadOnlySpan<byte> packet, int dataoff, bool lite, bool verifyChecksum, in PacketInfo info)
@@ -81,6 +82,20 @@ internal static class ProtocolTrackers
         if (!ct.Has(ConnStatus.Confirmed) && ct.Original.IcmpType is not (128 or 139)) return false;
         ConntrackTable.Refresh(ct, IcmpTimeout, now);
         return true;
+    }
+
+    /// <summary>nf_conntrack_gre_packet: 30 s until both directions were seen, then 180 s and ASSURED.</summary>
+    internal static void GrePacket(Connection ct, uint now)
+    {
+        if (ct.Has(ConnStatus.SeenReply))
+        {
+            ConntrackTable.Refresh(ct, GreReplied, now);
+            ct.Status |= ConnStatus.Assured;
+        }
+        else
+        {
+            ConntrackTable.Refresh(ct, GreUnreplied, now);
+        }
     }
 
     /// <summary>icmp_is_err: ICMP types that quote the packet they complain about.</summary>
