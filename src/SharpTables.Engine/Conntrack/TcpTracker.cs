@@ -64,9 +64,6 @@ internal static class TcpTracker
 
     private static byte Next(ConnDirection dir, int index, int state) => Transitions[(int)dir * 60 + index * 10 + state];
 
-    /// <summary>The transition the table gives for a packet (for tests and tracing): the new state, or null for invalid / ignored.</summary>
-    internal static byte NextState(ConnDirection dir, int index, TcpConntrackState state) => Next(dir, index, (int)state);
-
     /// <summary>tcp_valid_flags: the combinations of FIN/SYN/RST/ACK/URG the tracker accepts (PSH, ECE, CWR are ignored).</summary>
     internal static bool ValidFlags(byte flags)
     {

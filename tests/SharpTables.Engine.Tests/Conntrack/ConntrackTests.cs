@@ -341,6 +341,47 @@ public class ConntrackTests
     }
 
     [Fact]
+    public void Ipv6_fragments_are_reassembled_without_the_fragment_header()
+    {
+        var h = new Harness();
+        var whole = Udp6("2001:db8:100::2", "2001:db8:100::1", 40007, 53);
+        var l4 = new byte[8 + 16];
+        whole.AsSpan(40).CopyTo(l4);
+        l4[5] = 24; // UDP length covers 16 bytes of payload
+        byte[] Frag(int offset, bool more, byte[] data)
+        {
+            var f = new byte[8 + data.Length];
+            f[0] = 17;
+            f[2] = (byte)(offset >> 5);
+            f[3] = (byte)((offset << 3 & 0xf8) | (more ? 1 : 0));
+            f[7] = 0x42;
+            data.CopyTo(f, 8);
+            return Ipv6Packet("2001:db8:100::2", "2001:db8:100::1", 44, f, -1);
+        }
+        h.P.Load(Frag(0, true, l4[..16]));
+        Assert.False(h.Table.Defrag(h.P));
+        h.P.Load(Frag(2, false, l4[16..]));
+        Assert.True(h.Table.Defrag(h.P));
+        Assert.Equal(40 + 24, h.P.Length);
+        Assert.Equal(17, h.P.Info.Protocol);
+        Assert.Equal(53, h.P.Info.DestinationPort);
+        Assert.Equal(l4, h.P.Bytes[40..].ToArray());
+    }
+
+    [Fact]
+    public void Overlapping_fragments_discard_the_datagram()
+    {
+        var h = new Harness();
+        h.P.Load(Ipv4Packet(Client, Fw, 17, new byte[16], -1, id: 0x777, frag: 0x2000));
+        Assert.False(h.Table.Defrag(h.P));
+        h.P.Load(Ipv4Packet(Client, Fw, 17, new byte[8], -1, id: 0x777, frag: 0x2001));
+        Assert.False(h.Table.Defrag(h.P));
+        // this last fragment would complete [0,16) + [16,24), but the overlap threw the datagram away
+        h.P.Load(Ipv4Packet(Client, Fw, 17, new byte[8], -1, id: 0x777, frag: 2));
+        Assert.False(h.Table.Defrag(h.P));
+    }
+
+    [Fact]
     public void Lone_first_fragment_never_gets_through_and_expires()
     {
         var h = new Harness();
