@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using SharpTables.Packets;
+using SharpTables.Rules.Model;
+
 namespace SharpTables.Engine.Conntrack;
 
 /// <summary>Conntrack settings (the nf_conntrack sysctls that matter here).</summary>
@@ -9,23 +13,483 @@ public sealed class ConntrackOptions
     public bool TcpLoose { get; init; } = true;
     /// <summary>nf_conntrack_tcp_be_liberal.</summary>
     public bool TcpBeLiberal { get; init; }
+    /// <summary>nf_conntrack_tcp_max_retrans: identical ACKs before the shorter RETRANS timeout applies.</summary>
+    public int TcpMaxRetrans { get; init; } = 3;
+    /// <summary>nf_conntrack_tcp_ignore_invalid_rst.</summary>
+    public bool TcpIgnoreInvalidRst { get; init; }
+    /// <summary>
+    /// nf_conntrack_checksum: verify TCP/UDP/ICMP checksums of received packets (PREROUTING) and
+    /// treat bad ones as INVALID. Turn it off for captures whose checksums were offloaded.
+    /// </summary>
+    public bool Checksum { get; init; } = true;
+    /// <summary>IPv4 and IPv6 fragments waiting for reassembly (ipfrag_time 30 s, ip6frag_time 60 s); at most this many datagrams at once.</summary>
+    public int MaxFragmentQueues { get; init; } = 64;
 }
 
 /// <summary>
-/// The connection tracking table (nf_conntrack). STUB: the conntrack work replaces this file.
-/// The walker calls <see cref="In"/> at PREROUTING/OUTPUT (priority -200, after raw) and
-/// <see cref="Confirm"/> at the end of INPUT/POSTROUTING for accepted packets.
+/// The connection tracking table (nf_conntrack_core.c). The walker calls <see cref="Defrag"/>
+/// before the raw table, <see cref="In"/> at PREROUTING/OUTPUT (priority -200, after raw) and
+/// <see cref="Confirm"/> at the end of INPUT/POSTROUTING for accepted packets. Expired entries
+/// are removed lazily (when a lookup meets them, and before listing) using the injected clock.
+/// The packet path allocates only the <see cref="Connection"/> of a new flow.
 /// </summary>
-public sealed class ConntrackTable(EngineClock clock, ConntrackOptions options)
+public sealed class ConntrackTable
 {
-    public EngineClock Clock { get; } = clock;
-    public ConntrackOptions Options { get; } = options;
+    private readonly record struct Key(ConnTuple Tuple, ushort Zone);
 
-    /// <summary>nf_conntrack_in: finds or creates the entry, sets p.Conn/p.CtInfo. Returns false to drop the packet.</summary>
-    public bool In(Packet p) => true;
+    private readonly Dictionary<Key, Connection> _hash = new();
+    private readonly Dictionary<Key, Connection> _bySource = new();
+    private readonly Defragmenter _defrag;
+    private Connection? _head, _tail;
+    private int _count;
 
-    /// <summary>nf_conntrack_confirm: inserts a new entry into the table. Returns false to drop.</summary>
-    public bool Confirm(Packet p) => true;
+    public ConntrackTable(EngineClock clock, ConntrackOptions options)
+    {
+        Clock = clock;
+        Options = options;
+        _defrag = new Defragmenter(options.MaxFragmentQueues);
+    }
 
-    public int Count => 0;
+    public EngineClock Clock { get; }
+    public ConntrackOptions Options { get; }
+
+    /// <summary>
+    /// nf_defrag_ipv4 / nf_defrag_ipv6 (priority -400, only while conntrack is in use): a fragment
+    /// is held until its datagram is complete. Returns false when the packet was held (stolen:
+    /// nothing more happens to it); true for an unfragmented packet, or when this fragment
+    /// completed the datagram, in which case <paramref name="p"/> now holds the reassembled packet.
+    /// Overlapping fragments discard the whole datagram; incomplete ones expire after 30 s (IPv4) / 60 s (IPv6).
+    /// </summary>
+    public bool Defrag(Packet p) => _defrag.Process(p, Clock.Jiffies32);
+
+    /// <summary>
+    /// nf_conntrack_in: finds or creates the entry and sets p.Conn/p.CtInfo (p.Conn stays null when
+    /// the packet is INVALID). Returns false only when the kernel drops the packet (table full).
+    /// </summary>
+    public bool In(Packet p)
+    {
+        if (p.Untracked || p.ConntrackDone) return true;
+        p.ConntrackDone = true;
+        p.Conn = null;
+        p.CtInfo = CtInfo.New;
+        uint now = Clock.Jiffies32;
+        ref readonly var info = ref p.Info;
+
+        int len = Math.Min(p.Length, info.TotalLength);
+        var packet = p.Bytes[..Math.Max(len, 0)];
+        if (!L4Offset(packet, info, out int dataoff, out byte protonum)) return true;
+
+        bool verify = Options.Checksum && p.Hook == Hook.PreRouting;
+        if ((protonum == IpProtocol.Icmp && info.Version == 4) || (protonum == IpProtocol.Icmpv6 && info.Version == 6))
+        {
+            var r = IcmpError(p, packet, dataoff, protonum, verify, now);
+            if (r != IcmpResult.Track) return true;
+        }
+
+        repeat:
+        if (!GetTuple(packet, info.Version, dataoff, protonum, out var tuple)) return true;
+        var conn = Find(tuple, p.Zone, now, out var dir);
+        if (conn == null)
+        {
+            if (!tuple.TryInvert(out var reply)) return true;
+            if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
+            conn = new Connection { Original = tuple, Reply = reply, Zone = p.Zone };
+            dir = ConnDirection.Original;
+        }
+
+        CtInfo ctinfo;
+        if (dir == ConnDirection.Reply) ctinfo = CtInfo.EstablishedReply;
+        else if (conn.Has(ConnStatus.SeenReply)) ctinfo = CtInfo.Established;
+        else if (conn.Has(ConnStatus.Expected)) ctinfo = CtInfo.Related;
+        else ctinfo = CtInfo.New;
+
+        var verdict = TrackPacket(conn, packet, info, dataoff, protonum, ctinfo, verify, now);
+        if (verdict == TrackVerdict.Repeat)
+        {
+            Kill(conn);
+            goto repeat;
+        }
+        if (verdict == TrackVerdict.Invalid) return true;
+
+        p.Conn = conn;
+        p.CtInfo = ctinfo;
+        if (ctinfo == CtInfo.EstablishedReply) conn.Status |= ConnStatus.SeenReply;
+        return true;
+    }
+
+    /// <summary>
+    /// nf_conntrack_confirm: puts a packet's new entry into the table (an entry whose first packet
+    /// is dropped never gets there). Returns false when the kernel drops the packet (the tuple
+    /// was taken meanwhile and the clash cannot be resolved).
+    /// </summary>
+    public bool Confirm(Packet p)
+    {
+        var ct = p.Conn;
+        if (ct == null || p.Untracked || ct.Has(ConnStatus.Confirmed)) return true;
+        if (p.CtInfo >= CtInfo.EstablishedReply) return true;
+        if (ct.Dead) return false;
+        uint now = Clock.Jiffies32;
+
+        var clash = Find(ct.Original, ct.Zone, now, out _) ?? Find(ct.Reply, ct.Zone, now, out _);
+        if (clash != null)
+        {
+            // nf_ct_resolve_clash: UDP may join the entry that won the race.
+            bool allowClash = ct.Protocol is IpProtocol.Udp or IpProtocol.UdpLite;
+            if (allowClash && !clash.Has(ConnStatus.Dying)
+                && ((clash.Status & ConnStatus.NatDoneMask) == 0 || (clash.Original == ct.Original && clash.Reply == ct.Reply)))
+            {
+                p.Conn = clash;
+                return true;
+            }
+            return false;
+        }
+
+        ct.Timeout = unchecked(ct.Timeout + now);
+        _hash[new Key(ct.Original, ct.Zone)] = ct;
+        _hash.TryAdd(new Key(ct.Reply, ct.Zone), ct);
+        if (_tail == null) _head = _tail = ct;
+        else
+        {
+            _tail.ListNext = ct;
+            ct.ListPrev = _tail;
+            _tail = ct;
+        }
+        _count++;
+        ct.Status |= ConnStatus.Confirmed;
+        if (ct.Has(ConnStatus.SrcNatDone)) AddBySource(ct);
+        return true;
+    }
+
+    /// <summary>Entries in the table (expired ones are collected first).</summary>
+    public int Count
+    {
+        get
+        {
+            Collect();
+            return _count;
+        }
+    }
+
+    /// <summary>The confirmed entries, oldest first, after removing expired ones.</summary>
+    public IEnumerable<Connection> Entries
+    {
+        get
+        {
+            Collect();
+            for (var c = _head; c != null; c = c.ListNext) yield return c;
+        }
+    }
+
+    /// <summary>Seconds until the entry expires, as /proc/net/nf_conntrack prints it.</summary>
+    public long SecondsLeft(Connection ct) => Expires(ct, Clock.Jiffies32) / EngineClock.Hz;
+
+    /// <summary>nf_conntrack_find_get: the live entry with this tuple in either direction.</summary>
+    public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir) => Find(tuple, zone, Clock.Jiffies32, out dir);
+
+    /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
+    public void Kill(Connection ct)
+    {
+        ct.Status |= ConnStatus.Dying;
+        ct.Dead = true;
+        if (!ct.Has(ConnStatus.Confirmed)) return;
+        var k = new Key(ct.Original, ct.Zone);
+        if (_hash.TryGetValue(k, out var o) && o == ct) _hash.Remove(k);
+        k = new Key(ct.Reply, ct.Zone);
+        if (_hash.TryGetValue(k, out o) && o == ct) _hash.Remove(k);
+        if (ct.ListPrev != null) ct.ListPrev.ListNext = ct.ListNext; else if (_head == ct) _head = ct.ListNext;
+        if (ct.ListNext != null) ct.ListNext.ListPrev = ct.ListPrev; else if (_tail == ct) _tail = ct.ListPrev;
+        ct.ListPrev = ct.ListNext = null;
+        _count--;
+        RemoveBySource(ct);
+    }
+
+    /// <summary>Empties the table (conntrack -F).</summary>
+    public void Flush()
+    {
+        while (_head != null) Kill(_head);
+    }
+
+    /// <summary>Removes every expired entry (what the kernel's GC worker does in the background).</summary>
+    public void Collect()
+    {
+        uint now = Clock.Jiffies32;
+        for (var c = _head; c != null;)
+        {
+            var next = c.ListNext;
+            if (IsExpired(c, now)) Kill(c);
+            c = next;
+        }
+    }
+
+    /// <summary>The lines of /proc/net/nf_conntrack, in the kernel's format (one per entry, without the newline).</summary>
+    public IEnumerable<string> ProcLines()
+    {
+        foreach (var c in Entries) yield return ConntrackProc.Format(c, SecondsLeft(c));
+    }
+
+    /// <summary>Writes /proc/net/nf_conntrack.</summary>
+    public void Dump(TextWriter writer)
+    {
+        foreach (var line in ProcLines()) writer.Write(line + "\n");
+    }
+
+    /// <summary>
+    /// nf_conntrack_tuple_taken: whether a confirmed entry other than <paramref name="ignored"/> uses
+    /// this tuple in either direction (an entry for the very same original tuple does not count).
+    /// </summary>
+    public bool TupleTaken(in ConnTuple tuple, Connection ignored)
+    {
+        var other = Find(tuple, ignored.Zone, Clock.Jiffies32, out _);
+        if (other == null || other == ignored) return false;
+        return !(other.Original == ignored.Original && other.Zone == ignored.Zone);
+    }
+
+    /// <summary>The NAT by-source index (nf_nat_bysource): confirmed source-NATed entries with this original source.</summary>
+    internal Connection? FirstBySource(in ConnTuple original, ushort zone) =>
+        _bySource.GetValueOrDefault(new Key(SourceKey(original), zone));
+
+    private static ConnTuple SourceKey(in ConnTuple t) => new(t.Version, t.Protocol, t.Source, 0, t.SourcePort, 0);
+
+    private void AddBySource(Connection ct)
+    {
+        var k = new Key(SourceKey(ct.Original), ct.Zone);
+        ct.BySourceNext = _bySource.GetValueOrDefault(k);
+        _bySource[k] = ct;
+        ct.InBySource = true;
+    }
+
+    private void RemoveBySource(Connection ct)
+    {
+        if (!ct.InBySource) return;
+        ct.InBySource = false;
+        var k = new Key(SourceKey(ct.Original), ct.Zone);
+        var first = _bySource.GetValueOrDefault(k);
+        if (first == ct)
+        {
+            if (ct.BySourceNext == null) _bySource.Remove(k); else _bySource[k] = ct.BySourceNext;
+        }
+        else
+        {
+            for (var c = first; c != null; c = c.BySourceNext)
+                if (c.BySourceNext == ct) { c.BySourceNext = ct.BySourceNext; break; }
+        }
+        ct.BySourceNext = null;
+    }
+
+    internal static bool IsExpired(Connection ct, uint now) => (int)(ct.Timeout - now) <= 0;
+
+    /// <summary>nf_ct_expires: jiffies left (0 when expired).</summary>
+    internal static uint Expires(Connection ct, uint now)
+    {
+        int left = (int)(ct.Timeout - now);
+        return left > 0 ? (uint)left : 0;
+    }
+
+    /// <summary>nf_ct_refresh: the entry lives <paramref name="extra"/> more jiffies (relative until it is confirmed).</summary>
+    internal static void Refresh(Connection ct, uint extra, uint now)
+    {
+        if (ct.Has(ConnStatus.FixedTimeout)) return;
+        ct.Timeout = ct.Has(ConnStatus.Confirmed) ? unchecked(extra + now) : extra;
+    }
+
+    private Connection? Find(in ConnTuple tuple, ushort zone, uint now, out ConnDirection dir)
+    {
+        dir = ConnDirection.Original;
+        if (!_hash.TryGetValue(new Key(tuple, zone), out var ct)) return null;
+        if (IsExpired(ct, now))
+        {
+            Kill(ct);
+            return null;
+        }
+        dir = ct.Reply == tuple ? ConnDirection.Reply : ConnDirection.Original;
+        return ct;
+    }
+
+    /// <summary>
+    /// Room for one more entry (__nf_conntrack_alloc). Over nf_conntrack_max the kernel evicts a
+    /// non-assured entry near the new one's hash bucket; here expired entries are collected and
+    /// then the oldest non-assured entry goes. False when nothing can be evicted.
+    /// </summary>
+    private bool MakeRoom()
+    {
+        if (Options.Max <= 0 || _count + 1 <= Options.Max) return true;
+        Collect();
+        if (_count + 1 <= Options.Max) return true;
+        for (var c = _head; c != null; c = c.ListNext)
+        {
+            if (c.Has(ConnStatus.Assured)) continue;
+            Kill(c);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>get_l4proto: where the transport header starts; false for non-first fragments and broken headers.</summary>
+    private static bool L4Offset(ReadOnlySpan<byte> packet, in PacketInfo info, out int dataoff, out byte protonum)
+    {
+        dataoff = 0;
+        protonum = info.Protocol;
+        if (info.Version == 4)
+        {
+            if ((info.Flags & PacketFlags.BadNetworkHeader) != 0 || info.FragmentOffset != 0) return false;
+            dataoff = info.HeaderLength;
+            return dataoff <= packet.Length;
+        }
+        if (info.Version == 6)
+        {
+            if ((info.Flags & (PacketFlags.Fragment | PacketFlags.BadNetworkHeader)) != 0 || info.TransportOffset < 0) return false;
+            dataoff = info.TransportOffset;
+            return dataoff <= packet.Length;
+        }
+        return false;
+    }
+
+    /// <summary>nf_ct_get_tuple: addresses, then ports (TCP, UDP, UDP-Lite, SCTP), ICMP id/type/code, or GRE keys.</summary>
+    private static bool GetTuple(ReadOnlySpan<byte> packet, byte version, int dataoff, byte protonum, out ConnTuple tuple)
+    {
+        UInt128 src, dst;
+        if (version == 4)
+        {
+            src = BinaryPrimitives.ReadUInt32BigEndian(packet[12..]);
+            dst = BinaryPrimitives.ReadUInt32BigEndian(packet[16..]);
+        }
+        else
+        {
+            src = PacketParser.ReadUInt128(packet[8..]);
+            dst = PacketParser.ReadUInt128(packet[24..]);
+        }
+        tuple = new ConnTuple(version, protonum, src, dst, 0, 0);
+        var t = packet[dataoff..];
+        switch (protonum)
+        {
+            case IpProtocol.Icmp:
+            case IpProtocol.Icmpv6:
+                if (t.Length < 8) return false;
+                tuple = tuple with { SourcePort = BinaryPrimitives.ReadUInt16BigEndian(t[4..]), DestinationPort = (ushort)(t[0] << 8 | t[1]) };
+                return true;
+            case IpProtocol.Tcp:
+            case IpProtocol.Udp:
+            case IpProtocol.UdpLite:
+            case IpProtocol.Sctp:
+                if (t.Length < 4) return false;
+                tuple = tuple with { SourcePort = BinaryPrimitives.ReadUInt16BigEndian(t), DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(t[2..]) };
+                return true;
+            case IpProtocol.Gre:
+                // gre_pkt_to_tuple: only PPTP (version 1) has keys: the call id is the destination key
+                if (t.Length < 4 || (t[1] & 7) != 1) return true;
+                if (t.Length < 8) return false;
+                tuple = tuple with { DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(t[6..]) };
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>nf_conntrack_handle_packet: the protocol tracker's verdict.</summary>
+    private TrackVerdict TrackPacket(Connection ct, ReadOnlySpan<byte> packet, in PacketInfo info, int dataoff, byte protonum,
+        CtInfo ctinfo, bool verify, uint now)
+    {
+        switch (protonum)
+        {
+            case IpProtocol.Tcp:
+                if (TcpTracker.Error(packet, dataoff, verify, info)) return TrackVerdict.Invalid;
+                return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
+            case IpProtocol.Udp:
+            case IpProtocol.UdpLite:
+                bool lite = protonum == IpProtocol.UdpLite;
+                if (ProtocolTrackers.UdpError(packet, dataoff, lite, verify, info)) return TrackVerdict.Invalid;
+                ProtocolTrackers.UdpPacket(ct, now, lite);
+                return TrackVerdict.Accept;
+            case IpProtocol.Icmp:
+                return ProtocolTrackers.IcmpPacket(ct, info.Version, now) ? TrackVerdict.Accept : TrackVerdict.Invalid;
+            case IpProtocol.Icmpv6:
+                return ProtocolTrackers.Icmpv6Packet(ct, info.Version, now) ? TrackVerdict.Accept : TrackVerdict.Invalid;
+            case IpProtocol.Gre:
+                ProtocolTrackers.GrePacket(ct, now);
+                return TrackVerdict.Accept;
+            default:
+                Refresh(ct, ProtocolTrackers.GenericTimeout, now);
+                return TrackVerdict.Accept;
+        }
+    }
+
+    private enum IcmpResult : byte { Track, Done }
+
+    /// <summary>
+    /// nf_conntrack_icmpv4_error / nf_conntrack_icmpv6_error: an ICMP error quoting a packet of a
+    /// known connection is RELATED to it; other errors, unknown types and bad checksums are
+    /// INVALID; neighbour discovery and MLD are UNTRACKED. Queries go on to normal tracking.
+    /// </summary>
+    private IcmpResult IcmpError(Packet p, ReadOnlySpan<byte> packet, int dataoff, byte protonum, bool verify, uint now)
+    {
+        var t = packet[dataoff..];
+        if (t.Length < 8) return IcmpResult.Done;
+        byte type = t[0];
+        ref readonly var info = ref p.Info;
+        if (verify && !Checksum.TransportValid(packet, dataoff, protonum, info)) return IcmpResult.Done;
+        if (protonum == IpProtocol.Icmp)
+        {
+            if (type > 18) return IcmpResult.Done;
+            if (!ProtocolTrackers.IsIcmpError(type)) return IcmpResult.Track;
+        }
+        else
+        {
+            if (ProtocolTrackers.IsIcmpv6Untracked(type))
+            {
+                p.Untracked = true;
+                return IcmpResult.Done;
+            }
+            if (type == 137) return Icmpv6Redirect(p, packet, dataoff, now);
+            if (type >= 128) return IcmpResult.Track;
+        }
+        InetError(p, packet, dataoff + 8, now);
+        return IcmpResult.Done;
+    }
+
+    /// <summary>nf_conntrack_icmpv6_redirect: a redirect carrying the redirected header is related like an error.</summary>
+    private IcmpResult Icmpv6Redirect(Packet p, ReadOnlySpan<byte> packet, int dataoff, uint now)
+    {
+        // struct rd_msg: icmp6hdr (8) + target (16) + destination (16)
+        if (packet.Length - dataoff < 40) return IcmpResult.Done;
+        if (packet[dataoff + 1] != 0) return IcmpResult.Track;
+        bool linkLocal = (p.Info.Source >> 118) == 0x3fa; // fe80::/10
+        if (p.Info.Ttl != 255 || !linkLocal) return IcmpResult.Done;
+        int off = dataoff + 40;
+        if (packet.Length - off < 8 || packet[off + 1] == 0) return IcmpResult.Done;
+        if (packet[off] != 4) return IcmpResult.Track; // ND_OPT_REDIRECT_HDR
+        InetError(p, packet, off + 8, now);
+        return IcmpResult.Done;
+    }
+
+    /// <summary>nf_conntrack_inet_error: look up the inverse of the quoted packet's tuple.</summary>
+    private void InetError(Packet p, ReadOnlySpan<byte> packet, int inner, uint now)
+    {
+        var quoted = packet[inner..];
+        if (!InnerTuple(quoted, p.Info.Version, out var origTuple)) return;
+        if (!origTuple.TryInvert(out var innerTuple)) return;
+        var ct = Find(innerTuple, p.Zone, now, out var dir);
+        if (ct == null) return;
+        // the error must be addressed to where that direction's packets go
+        if (ct.Tuple(dir).Destination != p.Info.Destination) return;
+        p.Conn = ct;
+        p.CtInfo = dir == ConnDirection.Reply ? CtInfo.RelatedReply : CtInfo.Related;
+    }
+
+    /// <summary>nf_ct_get_tuplepr on the quoted header (which may be cut after 8 bytes of transport header).</summary>
+    private static bool InnerTuple(ReadOnlySpan<byte> quoted, byte version, out ConnTuple tuple)
+    {
+        tuple = default;
+        if (version == 4)
+        {
+            if (quoted.Length < 20 || quoted[0] >> 4 != 4) return false;
+            if ((BinaryPrimitives.ReadUInt16BigEndian(quoted[6..]) & 0x1fff) != 0) return false;
+            int ihl = (quoted[0] & 0x0f) * 4;
+            if (ihl > quoted.Length) return false;
+            return GetTuple(quoted, 4, ihl, quoted[9], out tuple);
+        }
+        if (quoted.Length < 40) return false;
+        PacketParser.Parse(quoted, out var info);
+        if (info.Version != 6 || (info.Flags & PacketFlags.Fragment) != 0 || info.TransportOffset < 0) return false;
+        return GetTuple(quoted, 6, info.TransportOffset, info.Protocol, out tuple);
+    }
 }
