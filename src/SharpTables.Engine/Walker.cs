@@ -206,7 +206,11 @@ public sealed partial class NetfilterEngine
             switch (step.Kind)
             {
                 case StepKind.Defrag:
-                    break; // fragments are judged one by one until reassembly is modelled by the conntrack layer
+                    // nf_defrag (priority -400, only while conntrack is in use): a fragment is held
+                    // until its datagram is complete, then the whole datagram goes on.
+                    if (p.ConntrackDone || p.Untracked) break;
+                    if (!state.Conntrack.Defrag(p)) { decider.NoRule(); return Verdict.Stolen; }
+                    break;
                 case StepKind.ConntrackIn:
                     if (p.ConntrackDone || p.Untracked) break;
                     p.ConntrackDone = true;
@@ -223,7 +227,7 @@ public sealed partial class NetfilterEngine
                         var v = RunChain(p, step.Chain!, ref decider);
                         if (v != Verdict.Accept) return v;
                     }
-                    state.Nat.Complete(p, hook);
+                    if (!state.Nat.Complete(p, hook)) { decider.NoRule(); return Verdict.Drop; }
                     break;
                 }
                 default:
