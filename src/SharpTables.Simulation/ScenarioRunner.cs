@@ -406,6 +406,9 @@ public sealed class ScenarioRunner : IEngineObserver
             ["lines"] = lines,
             ["tables"] = tables,
             ["save"] = save,
+            // /proc/net/nf_conntrack as the oracle reports it (runs of spaces collapsed).
+            ["conntrack"] = new JsonArray(_engine.State.Conntrack.ProcLines()
+                .Select(l => (JsonNode)System.Text.RegularExpressions.Regex.Replace(l.TrimEnd(), " +", " ")).ToArray()),
             ["log"] = new JsonArray(_log.Select(l => (JsonNode)new JsonObject { ["level"] = l.Level, ["text"] = l.Text }).ToArray()),
         };
     }
