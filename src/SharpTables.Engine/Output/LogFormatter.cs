@@ -42,21 +42,9 @@ public sealed class LogFormatter
         _sb.Append(prefix).Append("IN=").Append(p.In?.Name).Append(" OUT=").Append(p.Out?.Name).Append(' ');
         if (p.In != null) DumpMacHeader(p, flags);
         ReadOnlySpan<byte> b = p.Bytes;
-        int len = SkbLength(p);
+        int len = KernelView.SkbLength(p);
         if (p.Info.IsIPv6) DumpIPv6(p, b, len, 0, recurse: true, flags);
         else DumpIPv4(p, b, len, 0, flags);
-    }
-
-    /// <summary>
-    /// skb->len at the hooks: ip_rcv and ipv6_rcv trim the buffer to the length the IP header
-    /// states, so link-layer padding after the datagram is not part of the packet.
-    /// </summary>
-    public static int SkbLength(Packet p)
-    {
-        int len = p.Length;
-        int stated = p.Info.TotalLength;
-        int header = p.Info.IsIPv6 ? 40 : 20;
-        return stated >= header && stated < len ? stated : len;
     }
 
     /// <summary>
