@@ -101,6 +101,30 @@ public class RejectTargetTests
     }
 
     [Fact]
+    public void Byte_exact_answers_captured_from_the_kernel()
+    {
+        // Output/oracle/capture-reject-replies.sh: scapy sent these two packets into a namespace
+        // with the REJECT rules and printed the kernel's answers byte for byte.
+        var h = new Host();
+        var syn = Convert.FromHexString("45100028b001000040067654c6336402c63364019c4103e8000007d0000000005002faf0b88d0000");
+        var udp = Convert.FromHexString("4500001fb002000040117661c6336402c63364019c4203e9000b18c878797a");
+        Assert.NotNull(h.Reject(FromClient(h, syn), "--reject-with", "tcp-reset"));
+        // The RST leaves nf_send_reset as CHECKSUM_PARTIAL: its checksum field holds only the folded
+        // pseudo-header sum (0x5485) for the device to complete, and veth hands it over like that.
+        // On a wire the segment carries the completed checksum, which is what we write.
+        const string kernelRst = "45000028000040004006e665c6336401c633640203e89c4100000000000007d15014000054850000";
+        var rst = h.Sent[0];
+        Assert.Equal(kernelRst[..72] + kernelRst[76..], Convert.ToHexStringLower(rst)[..72] + Convert.ToHexStringLower(rst)[76..]);
+        Assert.Equal(0x5485, 0xffff - TestPackets.Checksum(Convert.FromHexString("c6336401c63364020006001400000000")));
+        Assert.Equal(0, TransportChecksum(Fw, Client, 6, rst.AsSpan(20)));
+        Assert.NotNull(h.Reject(FromClient(h, udp)));
+        const string kernelIcmp = "45c0003bfd3c00004001285bc6336401c633640203035184000000004500001fb002000040117661c6336402c63364019c4203e9000b18c878797a";
+        var ours = Convert.ToHexStringLower(h.Sent[1]);
+        // All but the IP ID (bytes 4-5) and the header checksum that covers it (bytes 10-11).
+        Assert.Equal(kernelIcmp[..8] + kernelIcmp[12..20] + kernelIcmp[24..], ours[..8] + ours[12..20] + ours[24..]);
+    }
+
+    [Fact]
     public void Tos_keeps_the_tos_bits_under_internetwork_control()
     {
         // log4 "admin prohib" with TOS 0xff: the answer has TOS=0x1E PREC=0xC0.
