@@ -31,6 +31,7 @@ public sealed class IcmpRateLimiter
 
     private readonly EngineClock _clock;
     private readonly Dictionary<UInt128, Peer> _peers4 = [];
+    private readonly Dictionary<UInt128, Peer> _peers6 = [];
     private int _credit;
     private uint _stamp;
     private ushort _nextIpId = 1;
@@ -57,6 +58,31 @@ public sealed class IcmpRateLimiter
 
     /// <summary>net.ipv4.icmp_ratemask: bit n set = ICMP type n is limited (default 0x1818: types 3, 4, 11, 12).</summary>
     public uint RateMask { get; set; } = 0x1818;
+
+    /// <summary>net.ipv6.icmp.ratelimit in jiffies (default 100 ms; no longer scaled by the route's prefix length).</summary>
+    public ulong RateLimit6Jiffies { get; set; } = EngineClock.Hz / 10;
+
+    /// <summary>net.ipv6.icmp.ratemask: ICMPv6 types below 128 are limited except 2 (packet too big); informational ones never.</summary>
+    public Func<byte, bool> RateMask6 { get; set; } = static type => type < 128 && type != 2;
+
+    /// <summary>icmpv6_global_allow: as <see cref="GlobalAllow"/>, with the IPv6 type mask; the credit is shared with IPv4.</summary>
+    public bool GlobalAllow6(byte type, out bool limited)
+    {
+        limited = false;
+        if (!RateMask6(type)) return true;
+        if (!GlobalCredit()) return false;
+        limited = true;
+        return true;
+    }
+
+    /// <summary>icmpv6_xrlim_allow: the per-destination bucket of IPv6 errors (its own table, net->ipv6.peers).</summary>
+    public bool PeerAllow6(UInt128 destination, bool loopbackRoute, bool limited)
+    {
+        if (!limited) return true;
+        bool ok = RateLimit6Jiffies == 0 || loopbackRoute || PeerTokens(_peers6, destination, RateLimit6Jiffies);
+        if (ok) _credit--;
+        return ok;
+    }
 
     /// <summary>icmpv4_mask_allow: whether this type and code are exempt from both limits.</summary>
     private bool Exempt(byte type, byte code)
@@ -101,17 +127,17 @@ public sealed class IcmpRateLimiter
     public bool PeerAllow(UInt128 destination, bool loopbackRoute, bool limited)
     {
         if (!limited) return true;
-        bool ok = RateLimitJiffies == 0 || loopbackRoute || PeerTokens(destination, RateLimitJiffies);
+        bool ok = RateLimitJiffies == 0 || loopbackRoute || PeerTokens(_peers4, destination, RateLimitJiffies);
         if (ok) _credit--;
         return ok;
     }
 
     /// <summary>inet_peer_xrlim_allow on the destination's bucket.</summary>
-    private bool PeerTokens(UInt128 destination, ulong timeout)
+    private bool PeerTokens(Dictionary<UInt128, Peer> peers, UInt128 destination, ulong timeout)
     {
         ulong now = _clock.Jiffies;
-        if (_peers4.Count >= PeerSweepThreshold) Sweep(now, timeout);
-        ref var peer = ref CollectionsMarshal.GetValueRefOrAddDefault(_peers4, destination, out bool exists);
+        if (peers.Count >= PeerSweepThreshold) Sweep(peers, now, timeout);
+        ref var peer = ref CollectionsMarshal.GetValueRefOrAddDefault(peers, destination, out bool exists);
         if (!exists)
         {
             // inet_getpeer: "60*HZ ... so that the first calculation of tokens is at its maximum"
@@ -136,10 +162,10 @@ public sealed class IcmpRateLimiter
     }
 
     /// <summary>Forgets destinations whose bucket is full again: they behave exactly like new ones.</summary>
-    private void Sweep(ulong now, ulong timeout)
+    private static void Sweep(Dictionary<UInt128, Peer> peers, ulong now, ulong timeout)
     {
-        foreach (var (address, peer) in _peers4)
-            if (now - peer.Last + peer.Tokens >= BurstFactor * timeout) _peers4.Remove(address);
+        foreach (var (address, peer) in peers)
+            if (now - peer.Last + peer.Tokens >= BurstFactor * timeout) peers.Remove(address);
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace SharpTables.Engine.Targets;
 /// nf_send_unreach) and net/ipv4/icmp.c (__icmp_send) build them, into a caller's buffer. Every
 /// method returns the reply's length, or 0 when the kernel sends nothing. Allocation free.
 /// </summary>
-public static class RejectReplies
+public static partial class RejectReplies
 {
     /// <summary>net.ipv4.ip_default_ttl, the hop limit of both answers (no route sets another).</summary>
     public const byte DefaultTtl = 64;
