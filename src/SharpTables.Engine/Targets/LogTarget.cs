@@ -1,0 +1,29 @@
+using SharpTables.Engine.Output;
+using SharpTables.Rules.Extensions.Log;
+
+namespace SharpTables.Engine.Targets;
+
+/// <summary>Compiles <c>-j LOG</c> (xt_LOG / nft_log with the syslog logger).</summary>
+public sealed class LogTargetCompiler : TargetCompiler<LogTarget>
+{
+    /// <inheritdoc/>
+    protected override CompiledTarget Compile(LogTarget target, CompileContext ctx) =>
+        new CompiledLogTarget(target.Level, target.Prefix, target.Flags);
+}
+
+/// <summary>
+/// Reports the kernel's log line for the packet to the observer (<see cref="IEngineObserver.OnLog"/>)
+/// and lets the packet go on to the next rule (XT_CONTINUE). Only the line itself is allocated.
+/// </summary>
+public sealed class CompiledLogTarget(byte level, string prefix, LogFlags flags) : CompiledTarget
+{
+    private readonly LogFormatter _formatter = new();
+
+    /// <inheritdoc/>
+    public override TargetVerdict Execute(Packet p, in TargetContext ctx)
+    {
+        string text = _formatter.Format(p, prefix, flags);
+        ctx.State.Observer.OnLog(new LogRecord(level, text, p.Number));
+        return TargetVerdict.Continue;
+    }
+}
