@@ -17,7 +17,6 @@ public sealed class EngineState
         Conntrack = new ConntrackTable(Clock, conntrack ?? new ConntrackOptions());
         Nat = new NatService(this);
         Recent = new RecentTables(Clock);
-        IcmpLimit = new IcmpRateLimiter(Clock);
     }
 
     public EngineClock Clock { get; }
@@ -26,8 +25,6 @@ public sealed class EngineState
     public NatService Nat { get; }
     public RecentTables Recent { get; }
     public RuleStateStore RuleStates { get; } = new();
-    /// <summary>The host's ICMP error rate limit, shared by REJECT and the host's own errors.</summary>
-    public IcmpRateLimiter IcmpLimit { get; }
     public IEngineObserver Observer { get; set; } = NullObserver.Instance;
 
     /// <summary>

@@ -1,5 +1,5 @@
 using SharpTables.Packets;
-using SharpTables.Engine.State;
+using SharpTables.Engine.Targets;
 
 namespace SharpTables.Simulation;
 
@@ -238,8 +238,15 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
     private void IcmpError(ReadOnlySpan<byte> packet, in PacketInfo info, List<byte[]> output, byte type, byte code)
     {
         if (Quiet) return;
-        if (icmpLimit != null && !icmpLimit.Allow(info.Version, info.Source, type, loopbackRoute: Owns(info.Version, info.Source)))
-            return;
+        if (icmpLimit != null)
+        {
+            // icmp_send: the host-wide credit first, then the per-destination bucket (never for loopback).
+            bool loopback = Owns(info.Version, info.Source);
+            bool ok = info.Version == 4
+                ? icmpLimit.GlobalAllow(type, code, out bool limited) && icmpLimit.PeerAllow(info.Source, loopback, limited)
+                : icmpLimit.GlobalAllow6(type, out limited) && icmpLimit.PeerAllow6(info.Source, loopback, limited);
+            if (!ok) return;
+        }
         int total = Math.Min(packet.Length, info.TotalLength);
         int maxQuote = info.Version == 4 ? 576 - 28 : 1280 - 48;
         var spec = new WireSpec
