@@ -70,6 +70,7 @@ public sealed class LimitBucket
 /// <summary>A compiled limit match: matches while its bucket has credit.</summary>
 public sealed class CompiledLimitMatch(LimitBucket bucket) : CompiledMatch
 {
+    /// <summary>The rule's bucket.</summary>
     public LimitBucket Bucket { get; } = bucket;
 
     public override bool Matches(Packet p, ref bool hotdrop) => Bucket.TryTake();

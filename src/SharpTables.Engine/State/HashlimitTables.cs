@@ -15,6 +15,7 @@ public sealed class HashlimitTables(EngineClock clock)
     private readonly Dictionary<(string Name, Family Family), HashlimitTable> _tables = new();
     private readonly Lock _lock = new();
 
+    /// <summary>The clock the tables' jiffies come from.</summary>
     public EngineClock Clock { get; } = clock;
 
     /// <summary>
@@ -32,6 +33,7 @@ public sealed class HashlimitTables(EngineClock clock)
         }
     }
 
+    /// <summary>The table <paramref name="name"/> of <paramref name="family"/>, or null when no rule uses it.</summary>
     public HashlimitTable? Find(string name, Family family)
     {
         lock (_lock) return _tables.GetValueOrDefault((name, family));
@@ -136,18 +138,25 @@ public sealed class HashlimitTable
         _nextGc = clock.Jiffies + _gcJiffies;
     }
 
+    /// <summary>The table's name (<c>--hashlimit-name</c>).</summary>
     public string Name { get; }
+    /// <summary>The family of the rules sharing it.</summary>
     public Family Family { get; }
     /// <summary>The creating rule's mode: which fields make the key, bytes or packets, rate-match.</summary>
     public HashlimitMode Mode { get; }
+    /// <summary>cfg.avg: microseconds per packet, or the per-byte cost in byte mode.</summary>
     public ulong Avg { get; }
+    /// <summary>cfg.burst: packets, or refills of the byte bucket in byte mode.</summary>
     public ulong Burst { get; }
     /// <summary>Hash buckets (cfg.size after defaults).</summary>
     public uint Size { get; }
     /// <summary>Entries at most; a new flow beyond this is dropped (hotdrop).</summary>
     public uint Max { get; }
+    /// <summary>Rate-match measuring interval in seconds.</summary>
     public uint Interval { get; }
+    /// <summary>Prefix lengths the source and destination addresses are grouped by.</summary>
     public int SourceMask { get; }
+    /// <inheritdoc cref="SourceMask"/>
     public int DestinationMask { get; }
     internal bool RateMatch => (Mode & HashlimitMode.RateMatch) != 0;
     internal int References { get; set; } = 1;

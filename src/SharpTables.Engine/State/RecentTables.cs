@@ -15,12 +15,20 @@ public sealed record RecentOptions
     /// without one). Values up to 65535.
     /// </summary>
     public int PacketListTotal { get; init; }
+
+    // ip_list_hash_size, ip_list_perms, ip_list_uid and ip_list_gid only shape the kernel's
+    // listing order and the /proc files' modes, neither of which is modelled.
 }
 
 /// <summary>A /proc/net/xt_recent write failed; <see cref="Exception.Message"/> is the errno text a shell prints.</summary>
 public sealed class RecentProcException(int errno, string message) : Exception(message)
 {
-    public const int ENOENT = 2, EINVAL = 22, ESPIPE = 29;
+    /// <summary>No list of that name (no rule uses it).</summary>
+    public const int ENOENT = 2;
+    /// <summary>The text is not <c>+ADDR</c>, <c>-ADDR</c> or <c>/</c>, or the address does not parse.</summary>
+    public const int EINVAL = 22;
+    /// <summary>More than one write(2) was needed: the kernel takes only the first, at offset 0.</summary>
+    public const int ESPIPE = 29;
 
     /// <summary>The errno the kernel returned (ENOENT, EINVAL or ESPIPE).</summary>
     public int Errno { get; } = errno;
@@ -40,7 +48,9 @@ public sealed class RecentTables(EngineClock clock, RecentOptions? options = nul
     private readonly Dictionary<string, RecentTable> _tables = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
+    /// <summary>The clock the lists' jiffies come from.</summary>
     public EngineClock Clock { get; } = clock;
+    /// <summary>The module parameters.</summary>
     public RecentOptions Options { get; } = options ?? new RecentOptions();
 
     /// <summary>The names of the lists that exist now (the files in /proc/net/xt_recent), sorted.</summary>
@@ -169,6 +179,7 @@ public sealed class RecentTable
         _stamps = new ulong[listTotal * (stampMask + 1)];
     }
 
+    /// <summary>The list's name (<c>--name</c>).</summary>
     public string Name { get; }
 
     /// <summary>The IPv4 mask of the rule that created the list; it applies to every rule using the list (IPv6 addresses are used whole).</summary>
