@@ -6,7 +6,7 @@ namespace SharpTables.Engine;
 
 /// <summary>
 /// Everything that outlives a ruleset swap: the clock, the host's interfaces, the conntrack
-/// table and NAT bindings, recent lists, per-rule extension state, and where events go.
+/// table and NAT bindings, recent lists, hashlimit tables, per-rule extension state, and where events go.
 /// </summary>
 public sealed class EngineState
 {
@@ -17,6 +17,7 @@ public sealed class EngineState
         Conntrack = new ConntrackTable(Clock, conntrack ?? new ConntrackOptions());
         Nat = new NatService(this);
         Recent = new RecentTables(Clock);
+        Hashlimit = new HashlimitTables(Clock);
     }
 
     public EngineClock Clock { get; }
@@ -24,6 +25,8 @@ public sealed class EngineState
     public ConntrackTable Conntrack { get; }
     public NatService Nat { get; }
     public RecentTables Recent { get; }
+    /// <summary>The hashlimit tables (/proc/net/ipt_hashlimit, ip6t_hashlimit).</summary>
+    public HashlimitTables Hashlimit { get; }
     public RuleStateStore RuleStates { get; } = new();
     public IEngineObserver Observer { get; set; } = NullObserver.Instance;
 
