@@ -42,6 +42,13 @@ public sealed partial class NetfilterEngine
     public EngineState State { get; }
     public CompiledRuleset Ruleset => _ruleset;
 
-    /// <summary>Replaces the ruleset; packets in flight finish with the old one. Conntrack and recent state stay.</summary>
-    public void Swap(CompiledRuleset ruleset) => _ruleset = ruleset;
+    /// <summary>
+    /// Replaces the ruleset (compiled beforehand against the same <see cref="State"/>); packets in
+    /// flight finish with the old one, which is then disposed. Conntrack and recent state stay.
+    /// </summary>
+    public void Swap(CompiledRuleset ruleset)
+    {
+        var old = Interlocked.Exchange(ref _ruleset, ruleset);
+        if (!ReferenceEquals(old, ruleset)) old.Dispose();
+    }
 }

@@ -360,6 +360,32 @@ public sealed class ScenarioRunner : IEngineObserver
         return arr;
     }
 
+    /// <summary>The recent lists as oracle-run reports them: the /proc lines and their parsed entries.</summary>
+    private JsonObject RecentJson()
+    {
+        var o = new JsonObject();
+        var recent = _engine.State.Recent;
+        foreach (var name in recent.Names)
+        {
+            var raw = new JsonArray();
+            var entries = new JsonArray();
+            foreach (var line in recent.Read(name).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                raw.Add(line);
+                // src=ADDR ttl: T last_seen: J oldest_pkt: I S1, S2, ...
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var stamps = new JsonArray(string.Join(' ', f.Skip(7)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(x => (JsonNode)ulong.Parse(x)).ToArray());
+                entries.Add(new JsonObject
+                {
+                    ["src"] = f[0][4..], ["ttl"] = int.Parse(f[2]), ["last_seen"] = ulong.Parse(f[4]), ["oldest_pkt"] = int.Parse(f[6]), ["stamps"] = stamps,
+                });
+            }
+            o[name] = new JsonObject { ["raw"] = raw, ["entries"] = entries };
+        }
+        return o;
+    }
+
     private JsonObject Result(JsonArray lines)
     {
         var tables = new JsonObject();
@@ -406,6 +432,7 @@ public sealed class ScenarioRunner : IEngineObserver
             ["lines"] = lines,
             ["tables"] = tables,
             ["save"] = save,
+            ["xt_recent"] = RecentJson(),
             // /proc/net/nf_conntrack as the oracle reports it (runs of spaces collapsed).
             ["conntrack"] = new JsonArray(_engine.State.Conntrack.ProcLines()
                 .Select(l => (JsonNode)System.Text.RegularExpressions.Regex.Replace(l.TrimEnd(), " +", " ")).ToArray()),
