@@ -46,6 +46,13 @@ public sealed class Packet
     /// <summary>The raw table's CT target asked for a zone / helper; kept for completeness.</summary>
     public ushort Zone;
 
+    /// <summary>skb->nf_trace: set by the TRACE target (nftables' <c>meta nftrace set 1</c>).</summary>
+    public bool Trace;
+    /// <summary>The queue an NFQUEUE verdict sends the packet to (valid with <see cref="TargetVerdict.Queue"/>).</summary>
+    public ushort QueueNumber;
+    /// <summary>NFQUEUE --queue-bypass: accept instead of drop when nobody listens on the queue.</summary>
+    public bool QueueBypass;
+
     /// <summary>Sequence number of this packet in the run (for tracing and events).</summary>
     public long Number;
 
@@ -66,6 +73,9 @@ public sealed class Packet
         Untracked = false;
         ConntrackDone = false;
         Zone = 0;
+        Trace = false;
+        QueueNumber = 0;
+        QueueBypass = false;
         return Reparse();
     }
 
