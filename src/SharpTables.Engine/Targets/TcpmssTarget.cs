@@ -9,7 +9,8 @@ namespace SharpTables.Engine.Targets;
 /// through (the SYN requirement is a legacy-only rule check): an MSS option larger than the new
 /// value is lowered (never raised); without one, and with no payload after the header, a
 /// 4-byte MSS option (at most 536 for IPv4, 1220 for IPv6) is inserted right after the fixed
-/// header, growing the packet. A header that cannot be read drops the packet.
+/// header, growing the packet. A header that cannot be read drops the packet. An MSS value at
+/// an odd offset gets the kernel's wrong checksum update (see below).
 /// <para>
 /// Path MTU clamping needs interface MTUs, which <see cref="HostNetwork"/> does not model:
 /// lo counts as 65536 and every other interface as 1500 (the usual Ethernet value).
@@ -55,10 +56,11 @@ public sealed class TcpmssTargetCompiler : TargetCompiler<TcpmssTarget>
                 ushort oldmss = BinaryPrimitives.ReadUInt16BigEndian(tcp[(i + 2)..]);
                 if (oldmss <= newmss) return TargetVerdict.Continue; // never increase the MSS
                 BinaryPrimitives.WriteUInt16BigEndian(tcp[(i + 2)..], newmss);
-                // The value sits at an odd offset when the option is unaligned: then it straddles
-                // two checksum words and the byte-swapped values give the right delta.
-                bool odd = ((i + 2) & 1) != 0;
-                IpChecksum.Replace4(tcp[TcpChecksum..], odd ? Swap(oldmss) : oldmss, odd ? Swap(newmss) : newmss);
+                // The kernel applies the delta as if the value were 16-bit aligned. After an odd
+                // number of option bytes (a NOP before the MSS option) it straddles two checksum
+                // words and the result is wrong: the oracle's listener answered a rewritten
+                // aligned SYN but not the same SYN with a NOP in front of its MSS option. Kept.
+                IpChecksum.Replace4(tcp[TcpChecksum..], oldmss, newmss);
                 p.Reparse();
                 return TargetVerdict.Continue;
             }
@@ -95,8 +97,6 @@ public sealed class TcpmssTargetCompiler : TargetCompiler<TcpmssTarget>
             p.Reparse();
             return TargetVerdict.Continue;
         }
-
-        private static ushort Swap(ushort v) => BinaryPrimitives.ReverseEndianness(v);
 
         /// <summary>dst_mtu of the route through <paramref name="iface"/>; no route = ~0U as in tcpmss_reverse_mtu.</summary>
         private static uint Mtu(NetInterface? iface) => iface == null ? uint.MaxValue : iface.IsLoopback ? 65536u : 1500u;
