@@ -96,9 +96,6 @@ internal readonly struct NftPortMatch
                 && source.Invert == dest.Invert;
     }
 
-    /// <summary>Whether no port expression is emitted at all.</summary>
-    public bool TestsNothing => !_pair && _source.IsFull && _dest.IsFull;
-
     public bool Matches(Packet p)
     {
         if (_pair)
