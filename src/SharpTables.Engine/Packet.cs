@@ -48,6 +48,12 @@ public sealed class Packet
 
     /// <summary>Hooks this packet entered (PREROUTING) or passed (the others), like an observer at priority -500/+500 would see.</summary>
     public HookMask Seen;
+    /// <summary>skb->nf_trace: set by the TRACE target (nftables' <c>meta nftrace set 1</c>).</summary>
+    public bool Trace;
+    /// <summary>The queue an NFQUEUE verdict sends the packet to (valid with <see cref="TargetVerdict.Queue"/>).</summary>
+    public ushort QueueNumber;
+    /// <summary>NFQUEUE --queue-bypass: accept instead of drop when nobody listens on the queue.</summary>
+    public bool QueueBypass;
 
     /// <summary>Sequence number of this packet in the run (for tracing and events).</summary>
     public long Number;
@@ -70,6 +76,9 @@ public sealed class Packet
         ConntrackDone = false;
         Zone = 0;
         Seen = HookMask.None;
+        Trace = false;
+        QueueNumber = 0;
+        QueueBypass = false;
         return Reparse();
     }
 

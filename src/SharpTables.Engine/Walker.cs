@@ -377,13 +377,8 @@ public sealed partial class NetfilterEngine
             Table = noRule ? null : _chain?.Table,
             Chain = noRule ? null : _chain?.Name,
             Rule = noRule ? 0 : _rule,
-            QueueNumber = p.QueueNumberOrZero(),
+            QueueNumber = p.QueueNumber,
+            QueueBypass = p.QueueBypass,
         };
     }
-}
-
-internal static class PacketQueueExtensions
-{
-    /// <summary>Placeholder until NFQUEUE targets record their queue on the packet.</summary>
-    public static ushort QueueNumberOrZero(this Packet p) => 0;
 }
