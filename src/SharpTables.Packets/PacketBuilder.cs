@@ -84,6 +84,11 @@ public ref struct PacketBuilder
     /// <summary>How much of <see cref="Quote"/> goes into the message.</summary>
     public IcmpQuote QuotePolicy;
 
+    /// <summary>
+    /// Name <see cref="Protocol"/> in the IP header but write no transport header: the payload
+    /// follows the IP header (a non-first fragment, as scapy's <c>IP(frag=5, proto=6)/Raw(...)</c>).
+    /// </summary>
+    public bool OmitTransportHeader;
     /// <summary>The data after the transport header (for other protocols, after the IP header).</summary>
     public ReadOnlySpan<byte> Payload;
     /// <summary>When larger than the built packet, zero bytes are appended (as payload) to reach this IP total length.</summary>
@@ -101,7 +106,7 @@ public ref struct PacketBuilder
 
     private readonly int NetworkHeaderLength => Ipv6 ? Ipv6Header.Size + Ipv6ExtensionHeaders.Length : Ipv4Header.MinimumSize + Pad4(Ipv4Options.Length);
 
-    private readonly int TransportHeaderLength => Protocol switch
+    private readonly int TransportHeaderLength => OmitTransportHeader ? 0 : Protocol switch
     {
         IpProtocol.Tcp => TcpHeader.MinimumSize + Pad4(TcpOptions.Length + TcpOptionSpec.Length(TcpOptionList)),
         IpProtocol.Udp => UdpHeader.Size,
@@ -116,7 +121,7 @@ public ref struct PacketBuilder
     {
         get
         {
-            if (Quote.IsEmpty || Protocol is not (IpProtocol.Icmp or IpProtocol.Icmpv6)) return 0;
+            if (Quote.IsEmpty || OmitTransportHeader || Protocol is not (IpProtocol.Icmp or IpProtocol.Icmpv6)) return 0;
             var policy = QuotePolicy == IcmpQuote.Auto ? (Ipv6 ? IcmpQuote.FitMinimumMtu : IcmpQuote.HeaderPlus8) : QuotePolicy;
             int limit = policy == IcmpQuote.HeaderPlus8
                 ? (Quote[0] >> 4 == 6 ? Ipv6Header.Size : (Quote[0] & 0x0f) * 4) + 8
@@ -138,7 +143,7 @@ public ref struct PacketBuilder
         int data = l4 + TransportHeaderLength;
         Quote[..QuoteLength].CopyTo(p[data..]);
         Payload.CopyTo(p[(data + QuoteLength)..]);
-        WriteTransportHeader(p[l4..]);
+        if (!OmitTransportHeader) WriteTransportHeader(p[l4..]);
         if (!Ipv6) Checksum.SetIpv4Header(p);
         return total;
     }

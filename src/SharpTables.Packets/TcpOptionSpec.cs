@@ -103,7 +103,7 @@ public readonly struct TcpOptionSpec
     private static TcpOptionSpec Words(byte kind, ReadOnlySpan<uint> words)
     {
         var b = new byte[words.Length * 4];
-        for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32BigEndian(b[(i * 4)..], words[i]);
+        for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(i * 4), words[i]);
         return new TcpOptionSpec(kind, b);
     }
 }
