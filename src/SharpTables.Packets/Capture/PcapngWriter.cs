@@ -95,7 +95,7 @@ public sealed class PcapngWriter : IDisposable
         if (_interfaces.Count == 0) throw new InvalidOperationException("a simple packet block needs interface 0: call AddInterface first");
         int snap = _interfaces[0].SnapLength;
         int caplen = snap > 0 ? Math.Min(data.Length, snap) : data.Length;
-        int total = 16 + Pad4(caplen) + 4;
+        int total = 12 + Pad4(caplen) + 4;
         var b = _block.AsSpan(0, 12);
         U32(b, 3);
         U32(b[4..], (uint)total);
