@@ -17,6 +17,7 @@ public static class Ethernet
 {
     /// <summary>Destination MAC, source MAC, EtherType.</summary>
     public const int HeaderLength = 14;
+    /// <summary>EtherType values for IPv4, ARP, IPv6 and VLAN tags.</summary>
     public const ushort EtherTypeIpv4 = 0x0800, EtherTypeArp = 0x0806, EtherTypeIpv6 = 0x86dd,
         EtherTypeVlan = 0x8100, EtherTypeQinQ = 0x88a8, EtherTypeQinQ9100 = 0x9100;
 

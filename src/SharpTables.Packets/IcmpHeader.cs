@@ -25,6 +25,7 @@ public readonly ref struct IcmpHeader
     /// <summary>Byte offsets of the header fields.</summary>
     public static class Offsets
     {
+        /// <summary>Offsets of the fields, from the start of the header.</summary>
         public const int Type = 0, Code = 1, Checksum = 2, Rest = 4, Identifier = 4, Sequence = 6, Data = 8;
     }
 
@@ -48,8 +49,11 @@ public readonly ref struct IcmpHeader
 
     /// <summary>The bytes the view wraps.</summary>
     public ReadOnlySpan<byte> Bytes => _b;
+    /// <summary>The message type.</summary>
     public byte Type => _b[Offsets.Type];
+    /// <summary>The message code.</summary>
     public byte Code => _b[Offsets.Code];
+    /// <summary>The checksum as stored.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Checksum..]);
     /// <summary>Echo (and other query) identifier.</summary>
     public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Identifier..]);
@@ -68,6 +72,7 @@ public readonly ref struct IcmpHeader
 /// <summary>ICMP (v4) message types.</summary>
 public static class IcmpType
 {
+    /// <summary>ICMP type numbers (RFC 792 and successors).</summary>
     public const byte EchoReply = 0, DestinationUnreachable = 3, SourceQuench = 4, Redirect = 5, EchoRequest = 8,
         RouterAdvertisement = 9, RouterSolicitation = 10, TimeExceeded = 11, ParameterProblem = 12,
         Timestamp = 13, TimestampReply = 14, InfoRequest = 15, InfoReply = 16, AddressMaskRequest = 17, AddressMaskReply = 18;
@@ -76,6 +81,7 @@ public static class IcmpType
 /// <summary>ICMPv6 message types (the rest of header is a 32-bit MTU for Packet Too Big, a pointer for Parameter Problem).</summary>
 public static class Icmpv6Type
 {
+    /// <summary>ICMPv6 type numbers (RFC 4443, RFC 4861).</summary>
     public const byte DestinationUnreachable = 1, PacketTooBig = 2, TimeExceeded = 3, ParameterProblem = 4,
         EchoRequest = 128, EchoReply = 129, RouterSolicitation = 133, RouterAdvertisement = 134,
         NeighborSolicitation = 135, NeighborAdvertisement = 136, Redirect = 137;

@@ -31,6 +31,7 @@ public readonly ref struct Ipv4Header
     /// <summary>Byte offsets of the header fields.</summary>
     public static class Offsets
     {
+        /// <summary>Offsets of the fields, from the start of the header.</summary>
         public const int VersionIhl = 0, Tos = 1, TotalLength = 2, Id = 4, FlagsFragment = 6, Ttl = 8,
             Protocol = 9, Checksum = 10, Source = 12, Destination = 16, Options = 20;
     }
@@ -61,28 +62,37 @@ public readonly ref struct Ipv4Header
 
     /// <summary>The bytes the view wraps.</summary>
     public ReadOnlySpan<byte> Bytes => _b;
+    /// <summary>The version nibble (4 for a valid header).</summary>
     public int Version => _b[Offsets.VersionIhl] >> 4;
     /// <summary>IHL in bytes (IHL * 4).</summary>
     public int HeaderLength => (_b[Offsets.VersionIhl] & 0x0f) * 4;
+    /// <summary>The type-of-service byte (DSCP and ECN).</summary>
     public byte Tos => _b[Offsets.Tos];
     /// <summary>The DSCP (upper six bits of the TOS byte).</summary>
     public byte Dscp => (byte)(_b[Offsets.Tos] >> 2);
     /// <summary>The ECN codepoint (lower two bits of the TOS byte).</summary>
     public byte Ecn => (byte)(_b[Offsets.Tos] & 3);
+    /// <summary>The datagram length, header included.</summary>
     public ushort TotalLength => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.TotalLength..]);
+    /// <summary>The identification field.</summary>
     public ushort Id => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Id..]);
     /// <summary>The 16-bit flags and fragment-offset word.</summary>
     public ushort FlagsFragment => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.FlagsFragment..]);
     /// <summary>Fragment offset in 8-byte units.</summary>
     public ushort FragmentOffset => (ushort)(FlagsFragment & FragmentOffsetMask);
+    /// <summary>The DF flag.</summary>
     public bool DontFragment => (FlagsFragment & DontFragmentFlag) != 0;
+    /// <summary>The MF flag.</summary>
     public bool MoreFragments => (FlagsFragment & MoreFragmentsFlag) != 0;
     /// <summary>The reserved ("evil") flag bit.</summary>
     public bool Reserved => (FlagsFragment & ReservedFlag) != 0;
     /// <summary>Part of a fragmented datagram: MF set or a non-zero offset.</summary>
     public bool IsFragment => (FlagsFragment & (MoreFragmentsFlag | FragmentOffsetMask)) != 0;
+    /// <summary>Time to live.</summary>
     public byte Ttl => _b[Offsets.Ttl];
+    /// <summary>The upper-layer protocol number.</summary>
     public byte Protocol => _b[Offsets.Protocol];
+    /// <summary>The header checksum as stored.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Checksum..]);
     /// <summary>Source address, host order.</summary>
     public uint Source => BinaryPrimitives.ReadUInt32BigEndian(_b[Offsets.Source..]);

@@ -26,6 +26,7 @@ public readonly ref struct Ipv6Header
     /// <summary>Byte offsets of the header fields.</summary>
     public static class Offsets
     {
+        /// <summary>Offsets of the fields, from the start of the header.</summary>
         public const int VersionClassFlow = 0, PayloadLength = 4, NextHeader = 6, HopLimit = 7, Source = 8, Destination = 24;
     }
 
@@ -49,17 +50,23 @@ public readonly ref struct Ipv6Header
 
     /// <summary>The bytes the view wraps.</summary>
     public ReadOnlySpan<byte> Bytes => _b;
+    /// <summary>The version nibble (6 for a valid header).</summary>
     public int Version => _b[0] >> 4;
+    /// <summary>The traffic class byte (DSCP and ECN).</summary>
     public byte TrafficClass => (byte)(BinaryPrimitives.ReadUInt32BigEndian(_b) >> 20);
     /// <summary>The 20-bit flow label.</summary>
     public uint FlowLabel => BinaryPrimitives.ReadUInt32BigEndian(_b) & 0xfffff;
+    /// <summary>Bytes after the fixed header, extension headers included.</summary>
     public ushort PayloadLength => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.PayloadLength..]);
     /// <summary>40 + payload length.</summary>
     public int TotalLength => Size + PayloadLength;
     /// <summary>The header that follows this one (an extension header or the upper-layer protocol).</summary>
     public byte NextHeader => _b[Offsets.NextHeader];
+    /// <summary>The hop limit.</summary>
     public byte HopLimit => _b[Offsets.HopLimit];
+    /// <summary>The source address.</summary>
     public UInt128 Source => PacketParser.ReadUInt128(_b[Offsets.Source..]);
+    /// <summary>The destination address.</summary>
     public UInt128 Destination => PacketParser.ReadUInt128(_b[Offsets.Destination..]);
 
     /// <summary>The payload (extension headers included), clamped to the bytes present.</summary>
@@ -108,6 +115,7 @@ public readonly ref struct Ipv6ExtensionHeader
     public int Length { get; }
     /// <summary>The header's bytes, clamped to the bytes present (at least the first two).</summary>
     public ReadOnlySpan<byte> Bytes => _b;
+    /// <summary>The header that follows this one.</summary>
     public byte NextHeader => _b[0];
     /// <summary>Fragment header: offset in 8-byte units.</summary>
     public ushort FragmentOffset => (ushort)(BinaryPrimitives.ReadUInt16BigEndian(_b[2..]) >> 3);

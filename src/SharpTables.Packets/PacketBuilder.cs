@@ -29,7 +29,9 @@ public ref struct PacketBuilder
 
     /// <summary>Build an IPv6 packet instead of IPv4.</summary>
     public bool Ipv6;
+    /// <summary>Source address (IPv4 in the low 32 bits).</summary>
     public UInt128 Source;
+    /// <summary>Destination address (IPv4 in the low 32 bits).</summary>
     public UInt128 Destination;
     /// <summary>The upper-layer protocol (IPv4 protocol / IPv6 next header after the extension headers).</summary>
     public byte Protocol;
@@ -58,22 +60,30 @@ public ref struct PacketBuilder
     /// <summary>The type (protocol number) of the first header in <see cref="Ipv6ExtensionHeaders"/>.</summary>
     public byte Ipv6ExtensionHeaderType;
 
+    /// <summary>TCP/UDP source port.</summary>
     public ushort SourcePort;
+    /// <summary>TCP/UDP destination port.</summary>
     public ushort DestinationPort;
     /// <summary>TCP flags byte (<see cref="TcpFlagBits"/>).</summary>
     public byte TcpFlags;
     /// <summary>The 4 reserved bits after the TCP data offset.</summary>
     public byte TcpReserved;
+    /// <summary>TCP sequence number.</summary>
     public uint Sequence;
+    /// <summary>TCP acknowledgment number (scapy, like this builder, does not set it for you).</summary>
     public uint Acknowledgment;
+    /// <summary>TCP window (scapy's default 8192).</summary>
     public ushort Window = 8192;
+    /// <summary>TCP urgent pointer.</summary>
     public ushort UrgentPointer;
     /// <summary>TCP options as raw bytes; written before <see cref="TcpOptionList"/>, both padded with zeros (EOL) to a multiple of 4.</summary>
     public ReadOnlySpan<byte> TcpOptions;
     /// <summary>TCP options as (kind, value) entries, like scapy's <c>options=[("MSS",1460),("SAckOK",b""),...]</c>.</summary>
     public ReadOnlySpan<TcpOptionSpec> TcpOptionList;
 
+    /// <summary>ICMP/ICMPv6 type.</summary>
     public byte IcmpType;
+    /// <summary>ICMP/ICMPv6 code.</summary>
     public byte IcmpCode;
     /// <summary>First 16-bit word of the ICMP rest of header: echo identifier (0 "unused" for most errors).</summary>
     public ushort IcmpId;
@@ -137,9 +147,12 @@ public ref struct PacketBuilder
         int total = Length;
         if (destination.Length < total) throw new ArgumentException($"the packet needs {total} bytes, the buffer has {destination.Length}", nameof(destination));
         if (total > 65535 + (Ipv6 ? Ipv6Header.Size : 0)) throw new ArgumentException($"a {total}-byte packet does not fit the IP length field");
+        if (Protocol == IpProtocol.Tcp && TransportHeaderLength > TcpHeader.MaximumSize)
+            throw new ArgumentException($"TCP options take {TransportHeaderLength - TcpHeader.MinimumSize} bytes, at most 40 fit");
+        int lastExtension = Ipv6 && !Ipv6ExtensionHeaders.IsEmpty ? LastExtensionHeaderOffset() : -1;
         var p = destination[..total];
         p.Clear();
-        int l4 = WriteNetworkHeader(p, total);
+        int l4 = WriteNetworkHeader(p, total, lastExtension);
         int data = l4 + TransportHeaderLength;
         Quote[..QuoteLength].CopyTo(p[data..]);
         Payload.CopyTo(p[(data + QuoteLength)..]);
@@ -166,7 +179,7 @@ public ref struct PacketBuilder
     }
 
     /// <summary>Writes the IP header (and IPv6 extension headers); returns the transport offset.</summary>
-    private readonly int WriteNetworkHeader(Span<byte> p, int total)
+    private readonly int WriteNetworkHeader(Span<byte> p, int total, int lastExtension)
     {
         if (Ipv6)
         {
@@ -176,10 +189,10 @@ public ref struct PacketBuilder
             p[Ipv6Header.Offsets.HopLimit] = Ttl;
             PacketParser.WriteUInt128(p[Ipv6Header.Offsets.Source..], Source);
             PacketParser.WriteUInt128(p[Ipv6Header.Offsets.Destination..], Destination);
-            if (!Ipv6ExtensionHeaders.IsEmpty)
+            if (lastExtension >= 0)
             {
                 Ipv6ExtensionHeaders.CopyTo(p[Ipv6Header.Size..]);
-                p[Ipv6Header.Size + LastExtensionHeaderOffset()] = Protocol;
+                p[Ipv6Header.Size + lastExtension] = Protocol;
             }
             return Ipv6Header.Size + Ipv6ExtensionHeaders.Length;
         }
@@ -224,7 +237,6 @@ public ref struct PacketBuilder
             case IpProtocol.Tcp:
             {
                 int hl = TransportHeaderLength;
-                if (hl > TcpHeader.MaximumSize) throw new ArgumentException($"TCP options take {hl - TcpHeader.MinimumSize} bytes, at most 40 fit");
                 BinaryPrimitives.WriteUInt16BigEndian(t, SourcePort);
                 BinaryPrimitives.WriteUInt16BigEndian(t[TcpHeader.Offsets.DestinationPort..], DestinationPort);
                 BinaryPrimitives.WriteUInt32BigEndian(t[TcpHeader.Offsets.Sequence..], Sequence);

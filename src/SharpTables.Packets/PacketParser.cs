@@ -163,9 +163,11 @@ public static class PacketParser
         ? type is 3 or 4 or 5 or 11 or 12
         : type is >= 1 and <= 4;
 
+    /// <summary>Reads a 16-byte big-endian value (an IPv6 address).</summary>
     public static UInt128 ReadUInt128(ReadOnlySpan<byte> s) =>
         new(BinaryPrimitives.ReadUInt64BigEndian(s), BinaryPrimitives.ReadUInt64BigEndian(s[8..]));
 
+    /// <summary>Writes a 16-byte big-endian value (an IPv6 address).</summary>
     public static void WriteUInt128(Span<byte> s, UInt128 v)
     {
         BinaryPrimitives.WriteUInt64BigEndian(s, (ulong)(v >> 64));

@@ -31,6 +31,7 @@ public readonly ref struct TcpHeader
     /// <summary>Byte offsets of the header fields.</summary>
     public static class Offsets
     {
+        /// <summary>Offsets of the fields, from the start of the header.</summary>
         public const int SourcePort = 0, DestinationPort = 2, Sequence = 4, Acknowledgment = 8, DataOffset = 12,
             Flags = 13, Window = 14, Checksum = 16, UrgentPointer = 18, Options = 20;
     }
@@ -57,9 +58,13 @@ public readonly ref struct TcpHeader
 
     /// <summary>The bytes the view wraps.</summary>
     public ReadOnlySpan<byte> Bytes => _b;
+    /// <summary>The source port.</summary>
     public ushort SourcePort => BinaryPrimitives.ReadUInt16BigEndian(_b);
+    /// <summary>The destination port.</summary>
     public ushort DestinationPort => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.DestinationPort..]);
+    /// <summary>The sequence number.</summary>
     public uint Sequence => BinaryPrimitives.ReadUInt32BigEndian(_b[Offsets.Sequence..]);
+    /// <summary>The acknowledgment number.</summary>
     public uint Acknowledgment => BinaryPrimitives.ReadUInt32BigEndian(_b[Offsets.Acknowledgment..]);
     /// <summary>Data offset in 32-bit words.</summary>
     public int DataOffset => _b[Offsets.DataOffset] >> 4;
@@ -69,16 +74,27 @@ public readonly ref struct TcpHeader
     public byte Reserved => (byte)(_b[Offsets.DataOffset] & 0x0f);
     /// <summary>The flags byte (CWR ECE URG ACK PSH RST SYN FIN).</summary>
     public byte Flags => _b[Offsets.Flags];
+    /// <summary>FIN is set.</summary>
     public bool Fin => (Flags & TcpFlagBits.Fin) != 0;
+    /// <summary>SYN is set.</summary>
     public bool Syn => (Flags & TcpFlagBits.Syn) != 0;
+    /// <summary>RST is set.</summary>
     public bool Rst => (Flags & TcpFlagBits.Rst) != 0;
+    /// <summary>PSH is set.</summary>
     public bool Psh => (Flags & TcpFlagBits.Psh) != 0;
+    /// <summary>ACK is set.</summary>
     public bool Ack => (Flags & TcpFlagBits.Ack) != 0;
+    /// <summary>URG is set.</summary>
     public bool Urg => (Flags & TcpFlagBits.Urg) != 0;
+    /// <summary>ECE is set.</summary>
     public bool Ece => (Flags & TcpFlagBits.Ece) != 0;
+    /// <summary>CWR is set.</summary>
     public bool Cwr => (Flags & TcpFlagBits.Cwr) != 0;
+    /// <summary>The receive window (unscaled).</summary>
     public ushort Window => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Window..]);
+    /// <summary>The checksum as stored.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Checksum..]);
+    /// <summary>The urgent pointer.</summary>
     public ushort UrgentPointer => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.UrgentPointer..]);
 
     /// <summary>The option bytes (20 to data offset * 4), clamped to the bytes present.</summary>
@@ -94,6 +110,7 @@ public readonly ref struct TcpHeader
 /// <summary>TCP option kinds (IANA "TCP Option Kind Numbers").</summary>
 public static class TcpOptionKind
 {
+    /// <summary>The option kinds this library names.</summary>
     public const byte EndOfList = 0, Nop = 1, Mss = 2, WindowScale = 3, SackPermitted = 4, Sack = 5, Timestamp = 8;
 }
 
@@ -111,6 +128,7 @@ public readonly ref struct TcpOption
         Value = value;
     }
 
+    /// <summary>The option kind.</summary>
     public byte Kind { get; }
     /// <summary>Offset of the kind byte within the options area.</summary>
     public int Offset { get; }

@@ -18,16 +18,22 @@ public readonly struct TcpOptionSpec
         _value = value.ToArray();
     }
 
+    /// <summary>The option kind.</summary>
     public byte Kind { get; }
     /// <summary>The value bytes after kind and length.</summary>
     public ReadOnlySpan<byte> Value => _value;
     /// <summary>Bytes this option takes in the header.</summary>
     public int EncodedLength => Kind is TcpOptionKind.EndOfList or TcpOptionKind.Nop ? 1 : 2 + Value.Length;
 
+    /// <summary>End of option list (one zero byte).</summary>
     public static TcpOptionSpec Eol => new(TcpOptionKind.EndOfList, []);
+    /// <summary>No-operation (one byte).</summary>
     public static TcpOptionSpec Nop => new(TcpOptionKind.Nop, []);
+    /// <summary>SACK permitted (kind 4, length 2).</summary>
     public static TcpOptionSpec SackPermitted => new(TcpOptionKind.SackPermitted, []);
+    /// <summary>Maximum segment size (kind 2).</summary>
     public static TcpOptionSpec Mss(ushort mss) => new(TcpOptionKind.Mss, [(byte)(mss >> 8), (byte)mss]);
+    /// <summary>Window scale shift count (kind 3).</summary>
     public static TcpOptionSpec WindowScale(byte shift) => new(TcpOptionKind.WindowScale, [shift]);
 
     /// <summary>Timestamps: TSval, TSecr.</summary>

@@ -21,6 +21,7 @@ public readonly ref struct UdpHeader
     /// <summary>Byte offsets of the header fields.</summary>
     public static class Offsets
     {
+        /// <summary>Offsets of the fields, from the start of the header.</summary>
         public const int SourcePort = 0, DestinationPort = 2, Length = 4, Checksum = 6;
     }
 
@@ -44,7 +45,9 @@ public readonly ref struct UdpHeader
 
     /// <summary>The bytes the view wraps.</summary>
     public ReadOnlySpan<byte> Bytes => _b;
+    /// <summary>The source port.</summary>
     public ushort SourcePort => BinaryPrimitives.ReadUInt16BigEndian(_b);
+    /// <summary>The destination port.</summary>
     public ushort DestinationPort => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.DestinationPort..]);
     /// <summary>Header plus data length (UDP-Lite: checksum coverage).</summary>
     public ushort Length => BinaryPrimitives.ReadUInt16BigEndian(_b[Offsets.Length..]);

@@ -54,6 +54,37 @@ public class PacketBuilderTests
     }
 
     [Fact]
+    public void A_broken_extension_header_chain_is_an_argument_error()
+    {
+        var b = V6();
+        b.Protocol = IpProtocol.Udp;
+        b.Ipv6ExtensionHeaders = new byte[12]; // a destination-options header is 8 bytes: 4 left over
+        b.Ipv6ExtensionHeaderType = IpProtocol.DestinationOptions;
+        try { b.ToArray(); Assert.Fail("expected ArgumentException"); }
+        catch (ArgumentException) { }
+        b.Ipv6ExtensionHeaders = new byte[8];
+        b.Ipv6ExtensionHeaderType = IpProtocol.Udp; // not an extension header
+        try { b.ToArray(); Assert.Fail("expected ArgumentException"); }
+        catch (ArgumentException) { }
+    }
+
+    [Fact]
+    public void Writing_into_a_span_allocates_nothing()
+    {
+        var buffer = new byte[128];
+        var template = Udp();
+        template.Write(buffer);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            var b = template;
+            b.SourcePort = (ushort)i;
+            b.Write(buffer);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Scapy_option_names_encode_like_the_typed_factories()
     {
         Span<byte> a = stackalloc byte[40], b = stackalloc byte[40];

@@ -12,6 +12,7 @@ public readonly struct CaptureRecord
     public int InterfaceIndex { get; init; }
     /// <summary>The interface's name when the file records one (pcapng if_name).</summary>
     public string? InterfaceName { get; init; }
+    /// <summary>The link type of the interface the packet was captured on.</summary>
     public LinkType LinkType { get; init; }
     /// <summary>The length of the packet on the wire (may exceed the captured bytes).</summary>
     public int OriginalLength { get; init; }

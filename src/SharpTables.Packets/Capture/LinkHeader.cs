@@ -17,6 +17,7 @@ namespace SharpTables.Packets.Capture;
 /// </summary>
 public readonly struct LinkHeader
 {
+    /// <summary>The link type the frame was decoded as.</summary>
     public LinkType LinkType { get; init; }
     /// <summary>Offset of the IPv4/IPv6 header in the frame; -1 when the frame carries neither (ARP, unknown, cut short).</summary>
     public int NetworkOffset { get; init; }
