@@ -7,7 +7,10 @@ namespace SharpTables.Packets;
 /// pseudo-header sums, full computation and verification for the IPv4 header, TCP, UDP, ICMP
 /// and ICMPv6, and incremental updates (RFC 1624 eqn. 3, the kernel's <c>csum_replace*</c>).
 /// A "sum" here is an unfolded 32-bit accumulator (<c>__wsum</c>); a checksum is the folded,
-/// complemented 16-bit value as it is stored in a header. Nothing allocates.
+/// complemented 16-bit value as it is stored in a header. A 32-bit value may be added whole:
+/// 2^16 = 1 (mod 0xffff), so it counts as its two 16-bit words. Nothing allocates.
+/// With an IPv6 routing header the pseudo-header takes the packet's destination field as it
+/// stands, not the final destination the routing header names.
 /// </summary>
 public static class Checksum
 {

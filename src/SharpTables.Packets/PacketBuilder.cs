@@ -112,7 +112,7 @@ public ref struct PacketBuilder
     }
 
     /// <summary>The number of bytes <see cref="Write"/> produces.</summary>
-    public readonly int Length => NetworkHeaderLength + TransportHeaderLength + QuoteLength + Payload.Length + Padding;
+    public readonly int Length => UnpaddedLength + Padding;
 
     private readonly int NetworkHeaderLength => Ipv6 ? Ipv6Header.Size + Ipv6ExtensionHeaders.Length : Ipv4Header.MinimumSize + Pad4(Ipv4Options.Length);
 
