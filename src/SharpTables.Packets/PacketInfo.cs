@@ -5,7 +5,7 @@ namespace SharpTables.Packets;
 public enum PacketFlags : ushort
 {
     None = 0,
-    /// <summary>The bytes end before the headers say they should (captured short, or cut).</summary>
+    /// <summary>The bytes end before the headers say they should (captured short, or cut; for IPv6 also an extension header that runs past the payload).</summary>
     Truncated = 1 << 0,
     /// <summary>The network header is unusable: bad version, IHL &lt; 5, total length &lt; header length.</summary>
     BadNetworkHeader = 1 << 1,

@@ -71,59 +71,28 @@ public static class PacketParser
         info.Tos = (byte)(first >> 20);
         info.FlowLabel = first & 0xfffff;
         info.TotalLength = 40 + BinaryPrimitives.ReadUInt16BigEndian(p[4..]);
-        byte next = p[6];
         info.Ttl = p[7];
         info.Source = ReadUInt128(p[8..]);
         info.Destination = ReadUInt128(p[24..]);
         if (p.Length < info.TotalLength) info.Flags |= PacketFlags.Truncated;
+        // The kernel trims the skb to the payload length before PREROUTING; walk the headers in that.
         int end = Math.Min(p.Length, info.TotalLength);
-        int off = 40;
-        // Walk the extension headers as ipv6_skip_exthdr does (bounded: each header advances).
-        for (int guard = 0; guard < 32; guard++)
+        var walk = new Ipv6ExtensionHeaderEnumerator(p[..end]);
+        while (walk.MoveNext())
         {
-            switch (next)
-            {
-                case IpProtocol.HopByHop:
-                case IpProtocol.Routing:
-                case IpProtocol.DestinationOptions:
-                case IpProtocol.Mobility:
-                    if (end < off + 8) { info.Flags |= PacketFlags.Truncated; info.Protocol = next; return true; }
-                    next = p[off];
-                    off += (p[off + 1] + 1) * 8;
-                    continue;
-                case IpProtocol.Ah:
-                    if (end < off + 8) { info.Flags |= PacketFlags.Truncated; info.Protocol = next; return true; }
-                    next = p[off];
-                    off += (p[off + 1] + 2) * 4;
-                    continue;
-                case IpProtocol.Fragment:
-                {
-                    if (end < off + 8) { info.Flags |= PacketFlags.Truncated; info.Protocol = next; return true; }
-                    info.Flags |= PacketFlags.HasFragmentHeader;
-                    ushort fo = BinaryPrimitives.ReadUInt16BigEndian(p[(off + 2)..]);
-                    info.FragmentOffset = (ushort)(fo >> 3);
-                    if ((fo & 1) != 0) info.Flags |= PacketFlags.MoreFragments;
-                    info.FragmentId = BinaryPrimitives.ReadUInt32BigEndian(p[(off + 4)..]);
-                    next = p[off];
-                    off += 8;
-                    if (info.FragmentOffset != 0)
-                    {
-                        info.Flags |= PacketFlags.Fragment;
-                        info.Protocol = next;
-                        return true;
-                    }
-                    continue;
-                }
-                default:
-                    info.Protocol = next;
-                    if (next == IpProtocol.NoNext) return true;
-                    if (off > end) { info.Flags |= PacketFlags.Truncated; return true; }
-                    ParseTransport(p[..end], off, ref info);
-                    return true;
-            }
+            var h = walk.Current;
+            if (h.Type != IpProtocol.Fragment) continue;
+            info.Flags |= PacketFlags.HasFragmentHeader;
+            info.FragmentOffset = h.FragmentOffset;
+            info.FragmentId = h.FragmentId;
+            if (h.MoreFragments) info.Flags |= PacketFlags.MoreFragments;
         }
-        info.Protocol = next;
-        info.Flags |= PacketFlags.BadNetworkHeader;
+        info.Protocol = walk.NextHeader;
+        if (walk.NonFirstFragment) { info.Flags |= PacketFlags.Fragment; return true; }
+        if (walk.Truncated) { info.Flags |= PacketFlags.Truncated; return true; }
+        if (walk.NextHeader == IpProtocol.NoNext) return true;
+        if (walk.Offset > end) { info.Flags |= PacketFlags.Truncated; return true; }
+        ParseTransport(p[..end], walk.Offset, ref info);
         return true;
     }
 
@@ -194,9 +163,11 @@ public static class PacketParser
         ? type is 3 or 4 or 5 or 11 or 12
         : type is >= 1 and <= 4;
 
+    /// <summary>Reads a 16-byte big-endian value (an IPv6 address).</summary>
     public static UInt128 ReadUInt128(ReadOnlySpan<byte> s) =>
         new(BinaryPrimitives.ReadUInt64BigEndian(s), BinaryPrimitives.ReadUInt64BigEndian(s[8..]));
 
+    /// <summary>Writes a 16-byte big-endian value (an IPv6 address).</summary>
     public static void WriteUInt128(Span<byte> s, UInt128 v)
     {
         BinaryPrimitives.WriteUInt64BigEndian(s, (ulong)(v >> 64));
