@@ -1,3 +1,4 @@
+using Checksum = SharpTables.Engine.Conntrack.Checksum;
 using System.Buffers.Binary;
 using SharpTables.Engine.Conntrack;
 using SharpTables.Packets;
