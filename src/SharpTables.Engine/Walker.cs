@@ -213,7 +213,6 @@ public sealed partial class NetfilterEngine
                     break;
                 case StepKind.ConntrackIn:
                     if (p.ConntrackDone || p.Untracked) break;
-                    p.ConntrackDone = true;
                     if (!state.Conntrack.In(p)) { decider.NoRule(); return Verdict.Drop; }
                     break;
                 case StepKind.Confirm:
