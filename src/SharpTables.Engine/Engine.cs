@@ -19,6 +19,8 @@ public readonly record struct PacketResult
     public string? Table { get; init; }
     public string? Chain { get; init; }
     public int Rule { get; init; }
+    /// <summary>IP version of the packet (4 or 6).</summary>
+    public byte Family { get; init; }
     /// <summary>NFQUEUE number for <see cref="Verdict.Queue"/>.</summary>
     public ushort QueueNumber { get; init; }
     /// <summary>NFQUEUE --queue-bypass: accept when nobody listens.</summary>

@@ -376,6 +376,7 @@ public sealed partial class NetfilterEngine
             Table = noRule ? null : _chain?.Table,
             Chain = noRule ? null : _chain?.Name,
             Rule = noRule ? 0 : _rule,
+            Family = p.Info.Version,
             QueueNumber = p.QueueNumber,
             QueueBypass = p.QueueBypass,
         };

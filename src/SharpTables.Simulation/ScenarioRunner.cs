@@ -39,6 +39,14 @@ public sealed class ScenarioRunner : IEngineObserver
     private readonly Dictionary<int, double> _lineTimes = new();
     private readonly Dictionary<int, double> _packetTimes = new();
     private int _work;
+    private PacketResult? _firstResult;
+
+    private string RuleText(PacketResult r)
+    {
+        var fam = r.Family == 6 ? _engine.Ruleset.IPv6 : _engine.Ruleset.IPv4;
+        var chain = fam.Table(r.Table!)?.Chain(r.Chain!);
+        return chain != null && r.Rule > 0 && r.Rule <= chain.RuleCount ? chain.RuleText(r.Rule - 1) : "";
+    }
 
     public ScenarioRunner(Ruleset ipv4, Ruleset? ipv6, string scenarioText, ScenarioOptions? options = null)
     {
@@ -177,8 +185,11 @@ public sealed class ScenarioRunner : IEngineObserver
         int logStart = _log.Count;
         HookMask seen;
         _work = 0;
+        _firstResult = null;
         if (from == "fw") seen = FwSend(bytes, n, rawSocket: true);
         else seen = ToFirewall(from, bytes, n);
+        if (_firstResult is PacketResult fr && fr.Table != null)
+            prec["decided_by"] = fr.Rule == 0 ? $"{fr.Table} {fr.Chain} policy" : $"{fr.Table} {fr.Chain} #{fr.Rule}: -A {fr.Chain} {RuleText(fr)}";
         var hooks = new JsonObject
         {
             ["prerouting"] = Bit(seen, HookMask.PreRouting), ["input"] = Bit(seen, HookMask.Input), ["forward"] = Bit(seen, HookMask.Forward),
@@ -244,6 +255,7 @@ public sealed class ScenarioRunner : IEngineObserver
         mac[13] = p.Info.Version == 6 ? (byte)0xdd : (byte)0x00;
         p.SetMacHeader(mac);
         var r = _engine.Receive(p, iface);
+        _firstResult ??= r;
         var seen = p.Seen;
         if (r.Verdict != Verdict.Accept && !(r.Verdict == Verdict.Queue && r.QueueBypass)) return seen;
         var outBytes = p.Bytes.ToArray();
@@ -261,6 +273,7 @@ public sealed class ScenarioRunner : IEngineObserver
         p.Number = number;
         if (rawSocket) { p.SocketUid = 0; p.SocketGid = 0; }
         var r = _engine.SendLocal(p);
+        _firstResult ??= r;
         var seen = p.Seen;
         if (r.Verdict != Verdict.Accept) return seen;
         var outBytes = p.Bytes.ToArray();
