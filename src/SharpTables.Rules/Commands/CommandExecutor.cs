@@ -58,6 +58,8 @@ public sealed class CommandExecutor
             case Cmd.Check:
             case Cmd.Delete:
             case Cmd.Replace:
+                // iptables-restore stopped at the other family's flag: no addresses, so no rule to act on.
+                if (cmd.OtherFamily) break;
                 if (existing == null && cmd.Command == Cmd.Replace) throw NoChain();
                 RuleCommand(table, cmd, verbose ? output : null, DeferredCheck);
                 break;

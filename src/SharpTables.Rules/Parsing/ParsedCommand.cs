@@ -46,4 +46,9 @@ public sealed class ParsedCommand
     public bool Version { get; set; }
     /// <summary>-h: print help and stop (the extension named, if any).</summary>
     public bool Help { get; set; }
+    /// <summary>
+    /// iptables-restore met the other family's flag (<c>-6</c> in an IPv4 file, <c>-4</c> in an IPv6
+    /// one): the rest of the line was ignored, and a rule command adds or removes nothing.
+    /// </summary>
+    public bool OtherFamily { get; set; }
 }
