@@ -14,6 +14,11 @@ public sealed record RestoreOptions
     public bool NoFlush { get; init; }
     /// <summary>-T: restore only this table.</summary>
     public string? OnlyTable { get; init; }
+    /// <summary>
+    /// Reading SharpTables' own state: with <see cref="Counters"/>, every rule keeps its counters,
+    /// also in an IPv6 ruleset (ip6tables-nft-restore -c sets only the chains' counters).
+    /// </summary>
+    public bool KeepRuleCounters { get; init; }
 }
 
 /// <summary>
@@ -151,16 +156,6 @@ public static class Restore
     private static void Fail(Block b, XtablesException e, int lineNo) =>
         b.Failed ??= e.Line != null ? e : new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo, Restore = true, Bare = e.Bare };
 
-    /// <summary>xshared's assert_valid_chain_name, as iptables-restore applies it to chain lines.</summary>
-    private static void AssertValidChainName(string name, Family family)
-    {
-        if (name.Length >= 29) throw Xt.Param($"chain name `{name}' too long (must be under 29 chars)");
-        if (name[0] is '-' or '!') throw Xt.Param($"chain name not allowed to start with `{name[0]}'");
-        if (VerdictTarget.Find(name) != null || ExtensionRegistry.FindTarget(name, family) != null)
-            throw Xt.Param("chain name may not clash with target name");
-        if (name.Any(IsCSpace)) throw Xt.Param($"Invalid chain name `{name}'");
-    }
-
     private static bool IsCSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
 
     private static void ChainLine(Block b, string line, RestoreOptions options, int lineNo, string prog, Family family)
@@ -170,7 +165,7 @@ public static class Restore
         var f = line[1..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
         if (f.Length < 1) throw Xt.Param($"{prog}: line {lineNo} chain name invalid");
         string name = f[0];
-        AssertValidChainName(name, family);
+        CommandParser.AssertValidChainName(name, family);
         if (f.Length < 2) throw Xt.Param($"{prog}: line {lineNo} policy invalid");
         string policy = f[1];
         var chain = table.Find(name);
@@ -287,6 +282,7 @@ public static class Restore
             throw Xt.Param($"The -t option cannot be used in {ProgramNames.Restore}.\n");
         }
         if (b.Failed != null) return;
+        if (options.KeepRuleCounters) cmd.Counters = cmd.CounterArgument;
         if (jump != null)
         {
             // Line left unset: it is reported at the COMMIT line.

@@ -60,6 +60,7 @@ public static class AddressParser
         if (Ipv6Text.TryParse(host, out var a)) return [a];
         var found = hosts.Lookup6(host);
         if (found.Count > 0) return found;
+        if (Ipv6Text.TryParseScoped(host, out a)) return [a];
         throw Xt.Param($"host/network `{host}' not found");
     }
 

@@ -225,14 +225,20 @@ public sealed class CommandParser
                 foreach (var (da, dm) in dsts)
                     _cmd.Rules.Add(new Rule(BuildHeader(sa, sm, da, dm), matches, _target));
         }
-        if (_cmd.Command is Cmd.NewChain)
-        {
-            if (_cmd.Chain!.StartsWith('-'))
-                throw Xt.Param("chain name not allowed to start with `-'\n");
-            if (VerdictTarget.Find(_cmd.Chain) != null || ExtensionRegistry.FindTarget(_cmd.Chain, _family) != null)
-                throw Xt.Param("chain name may not clash with target name\n");
-        }
         return _cmd;
+    }
+
+    /// <summary>
+    /// xshared's assert_valid_chain_name, as -N (when it is parsed) and iptables-restore's chain
+    /// lines apply it: length, first character, target names of the family, white space.
+    /// </summary>
+    public static void AssertValidChainName(string name, Family family)
+    {
+        if (name.Length >= 29) throw Xt.Param($"chain name `{name}' too long (must be under 29 chars)");
+        if (name.Length > 0 && name[0] is '-' or '!') throw Xt.Param($"chain name not allowed to start with `{name[0]}'");
+        if (VerdictTarget.Find(name) != null || ExtensionRegistry.FindTarget(name, family) != null)
+            throw Xt.Param("chain name may not clash with target name");
+        if (name.Any(c => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r')) throw Xt.Param($"Invalid chain name `{name}'");
     }
 
     private RuleHeader BuildHeader(UInt128 sa, UInt128 sm, UInt128 da, UInt128 dm) => new()
@@ -337,7 +343,11 @@ public sealed class CommandParser
                     _cmd.Command = (_cmd.Command & ~Cmd.Zero) | Cmd.ZeroNum;
                 }
                 break;
-            case 'N': AddCommand(Cmd.NewChain, Cmd.None, invert); _cmd.Chain = arg; break;
+            case 'N':
+                AssertValidChainName(arg!, _family);
+                AddCommand(Cmd.NewChain, Cmd.None, invert);
+                _cmd.Chain = arg;
+                break;
             case 'X':
                 AddCommand(Cmd.DeleteChain, Cmd.None, invert);
                 if (arg != null) _cmd.Chain = arg;
@@ -452,7 +462,10 @@ public sealed class CommandParser
         if (bcnt == null) throw Xt.Param("-c requires packet and byte counter");
         if (!TryScanULong(pcnt, out ulong p)) throw Xt.Param("-c packet counter not numeric");
         if (!TryScanULong(bcnt, out ulong b)) throw Xt.Param("-c byte counter not numeric");
-        _cmd.Counters = new Counters(p, b);
+        _cmd.CounterArgument = new Counters(p, b);
+        // ipv6_post_parse copies the counters only into the legacy entry (cs->fw6.counters), which
+        // the nf_tables backend never reads: ip6tables-nft rules start at zero whatever -c says.
+        if (_family == Family.IPv4) _cmd.Counters = _cmd.CounterArgument;
     }
 
     /// <summary>sscanf("%llu"): leading digits, the rest ignored.</summary>

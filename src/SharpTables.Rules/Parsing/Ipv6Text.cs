@@ -86,6 +86,23 @@ public static class Ipv6Text
         return true;
     }
 
+    /// <summary>
+    /// What getaddrinfo adds to inet_pton for a numeric IPv6 host: a zone suffix <c>%ZONE</c>, where
+    /// ZONE is a number or the name of an interface of this machine (the scope itself is dropped).
+    /// </summary>
+    public static bool TryParseScoped(string s, out UInt128 address)
+    {
+        address = 0;
+        int pct = s.IndexOf('%');
+        if (pct < 0) return TryParse(s, out address);
+        string zone = s[(pct + 1)..];
+        if (zone.Length == 0 || !TryParse(s.AsSpan(0, pct), out address)) return false;
+        if (zone.All(char.IsAsciiDigit) || (zone.IndexOfAny(['/', '.']) < 0 && Directory.Exists(Path.Combine("/sys/class/net", zone))))
+            return true;
+        address = 0;
+        return false;
+    }
+
     /// <summary>glibc inet_pton4: exactly four decimal parts 0-255, no leading zeros.</summary>
     private static bool TryParseDottedQuad(ReadOnlySpan<char> s, Span<byte> dst)
     {

@@ -80,7 +80,7 @@ public sealed class StateStore
         Xt.WarningWriter = TextWriter.Null;
         try
         {
-            return Restore.Apply(new Ruleset(Family), text, new RestoreOptions { Counters = true });
+            return Restore.Apply(new Ruleset(Family), text, new RestoreOptions { Counters = true, KeepRuleCounters = true });
         }
         catch (XtablesException e)
         {

@@ -65,7 +65,7 @@ public static class XtHost
     public static UInt128 ParseHost(Family family, string arg)
     {
         if (family == Family.IPv4) return ParseHost(arg);
-        if (Ipv6Text.TryParse(arg, out var a6)) return a6;
+        if (Ipv6Text.TryParseScoped(arg, out var a6)) return a6;
         if (InetAton(arg, out _))
             throw Xt.Param("getaddrinfo: Address family for hostname not supported\n");
         var found = HostsFile.System.Lookup6(arg);
