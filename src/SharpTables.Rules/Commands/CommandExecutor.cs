@@ -41,7 +41,7 @@ public sealed class CommandExecutor
     public string Execute(ParsedCommand cmd)
     {
         if (cmd.Version) return $"{ProgramNames.Main} {XtablesException.VersionTag}\n";
-        if (cmd.Help) return Help.Text(ProgramNames.Main);
+        if (cmd.Help) return Help.Text(ProgramNames.Main, _ruleset.Family);
 
         var existing = _ruleset.Find(cmd.Table);
         // Commands work on a copy; listing an absent table shows its empty built-in chains.
