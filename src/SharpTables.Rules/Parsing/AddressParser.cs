@@ -108,7 +108,24 @@ public sealed class HostsFile
     private readonly List<(uint Address, string[] Names)> _entries = [];
     private readonly List<(UInt128 Address, string[] Names)> _entries6 = [];
 
-    public static readonly HostsFile System = Load("/etc/hosts");
+    private static readonly Lazy<HostsFile> s_system = new(() => Load("/etc/hosts"));
+    private static readonly AsyncLocal<HostsFile?> s_override = new();
+
+    /// <summary>/etc/hosts, or the file a caller put in place with <see cref="Use"/> (for this flow of execution only).</summary>
+    public static HostsFile System => s_override.Value ?? s_system.Value;
+
+    /// <summary>Resolves names through <paramref name="hosts"/> instead of /etc/hosts until disposed (tests, embedding).</summary>
+    public static IDisposable Use(HostsFile hosts)
+    {
+        var previous = s_override.Value;
+        s_override.Value = hosts;
+        return new Restorer(() => s_override.Value = previous);
+    }
+
+    private sealed class Restorer(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
 
     public static HostsFile Load(string path)
     {

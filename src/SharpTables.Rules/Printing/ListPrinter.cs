@@ -16,7 +16,14 @@ public readonly record struct ListOptions(bool Numeric, bool Verbose, bool Exact
 /// </summary>
 public static class ListPrinter
 {
-    public static HostsFile Hosts { get; set; } = HostsFile.System;
+    private static HostsFile? s_hosts;
+
+    /// <summary>Where -L finds host names: <see cref="HostsFile.System"/> unless set.</summary>
+    public static HostsFile Hosts
+    {
+        get => s_hosts ?? HostsFile.System;
+        set => s_hosts = value;
+    }
 
     public static string List(Table table, string? chain, int ruleNumber, ListOptions o)
     {
