@@ -59,6 +59,8 @@ public static class ExtensionRegistry
     /// <summary>The target module of that name for the family (any family when null).</summary>
     public static TargetExtension? FindTarget(string name, Family? family = null) => Find(s_targets, name, family);
 
+    /// <summary>Every match extension, of both families.</summary>
     public static IEnumerable<MatchExtension> Matches => s_matches.Values.SelectMany(l => l).Distinct();
+    /// <summary>Every target extension, of both families.</summary>
     public static IEnumerable<TargetExtension> Targets => s_targets.Values.SelectMany(l => l).Distinct();
 }

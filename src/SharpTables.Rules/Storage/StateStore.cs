@@ -14,7 +14,9 @@ namespace SharpTables.Rules.Storage;
 /// </summary>
 public sealed class StateStore
 {
+    /// <summary>The IPv4 ruleset's file name.</summary>
     public const string RulesFile = "rules.v4";
+    /// <summary>The IPv6 ruleset's file name.</summary>
     public const string RulesFile6 = "rules.v6";
     public const string LockFile = "xtables.lock";
 

@@ -31,6 +31,7 @@ public sealed class HlMatch(HlExtension ext) : XtOptMatch
 {
     public override Extension Extension => ext;
 
+    /// <summary>The comparison (==, !=, &lt; or &gt;).</summary>
     public TtlMode Mode { get; private set; }
     /// <summary>The hop limit compared with.</summary>
     public byte Value { get; private set; }

@@ -39,6 +39,7 @@ public sealed class HlTarget(HlTargetExtension ext) : TargetInstance
 
     public override Extension Extension => ext;
 
+    /// <summary>Set, increment or decrement.</summary>
     public TtlTargetMode Mode { get; private set; }
 
     /// <summary>The new hop limit (<see cref="TtlTargetMode.Set"/>) or the amount to add or subtract (1-255).</summary>

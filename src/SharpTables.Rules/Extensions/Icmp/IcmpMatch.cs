@@ -10,6 +10,7 @@ namespace SharpTables.Rules.Extensions.Icmp;
 /// </summary>
 public sealed class IcmpNameTable(string codesName, IReadOnlyList<IcmpTypes.Name> all)
 {
+    /// <summary>The names in the C table's order (the first match wins when printing).</summary>
     public IReadOnlyList<IcmpTypes.Name> All { get; } = all;
 
     /// <summary>
@@ -68,6 +69,7 @@ public sealed class IcmpNameTable(string codesName, IReadOnlyList<IcmpTypes.Name
 /// <summary>The ICMP and ICMPv6 type names iptables and ip6tables know.</summary>
 public static class IcmpTypes
 {
+    /// <summary>One name: the type and the code range it stands for.</summary>
     public readonly record struct Name(string Text, byte Type, byte CodeMin, byte CodeMax);
 
     /// <summary>libxt_icmp.h's icmp_codes.</summary>

@@ -29,8 +29,10 @@ public sealed class Icmp6Match(Icmp6Extension ext) : MatchInstance
 
     /// <summary>ICMPv6 type (every value is a real type: there is no "any").</summary>
     public byte Type { get; private set; }
+    /// <summary>The code range (inclusive); 0-255 unless a code or a name with a code was given.</summary>
     public byte CodeMin { get; private set; }
     public byte CodeMax { get; private set; } = 0xFF;
+    /// <summary><c>! --icmpv6-type</c>: the match is inverted.</summary>
     public bool Invert { get; private set; }
 
     public override void Parse(OptionDef option, string? arg, bool invert, RuleContext ctx)
