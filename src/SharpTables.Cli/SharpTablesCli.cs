@@ -10,7 +10,10 @@ namespace SharpTables.Cli;
 /// <summary>
 /// The <c>sharptables</c> command: iptables' command line on a ruleset kept in the state directory,
 /// plus <c>save</c> and <c>restore</c> (also reachable as sharptables-save / sharptables-restore
-/// through <c>--as NAME</c>, which the wrapper scripts pass).
+/// through <c>--as NAME</c>, which the wrapper scripts pass). IPv6 (ip6tables' language, the
+/// <c>rules.v6</c> ruleset) is selected by a leading <c>-6</c>/<c>--ipv6</c>, by <c>-6</c> after
+/// save/restore, or by a program name of the IPv6 family (<c>--as sharptables6</c>,
+/// <c>--as ip6tables</c>, and their -save/-restore forms).
 /// </summary>
 public static class SharpTablesCli
 {
@@ -29,12 +32,25 @@ public static class SharpTablesCli
             if (args[i].StartsWith("--state-dir=", StringComparison.Ordinal)) { stateDir = args[i][12..]; args.RemoveAt(i); continue; }
             i++;
         }
-        if (args.Count > 0 && args[0] is "save" or "restore")
+        var family = IsIpv6Name(prog) ? Family.IPv6 : Family.IPv4;
+        // "sharptables -6 ..." selects ip6tables (the word stays: ip6tables takes -6 as a no-op). Under
+        // an iptables name (--as iptables) -6 is iptables' own option, which it refuses.
+        bool leading6 = prog == "sharptables" && args.Count > 0 && args[0] is "-6" or "--ipv6";
+        if (leading6) family = Family.IPv6;
+        int sub = leading6 ? 1 : 0;
+        if (args.Count > sub && args[sub] is "save" or "restore")
         {
-            prog = "sharptables-" + args[0];
-            args.RemoveAt(0);
+            string kind = args[sub];
+            args.RemoveRange(0, sub + 1);
+            // After save/restore, -6 is ours too (ip6tables-save/-restore have no such option).
+            if (args.RemoveAll(a => a is "-6" or "--ipv6") > 0) family = Family.IPv6;
+            prog = (family == Family.IPv6 ? "sharptables6-" : "sharptables-") + kind;
         }
-        var store = new StateStore(StateStore.ResolveDirectory(stateDir));
+        else if (leading6)
+        {
+            prog = "sharptables6";
+        }
+        var store = new StateStore(StateStore.ResolveDirectory(stateDir), family);
         Xt.WarningWriter = stderr;
         if (args.Count > 0 && args[0] is "simulate" or "classbench")
         {
@@ -53,17 +69,14 @@ public static class SharpTablesCli
         }
         try
         {
-            return prog switch
-            {
-                "sharptables-save" => SaveCommand(args, store, stdout, prog),
-                "sharptables-restore" => RestoreCommand(args, store, stdout, stdin, prog),
-                _ => IptablesCommand(args, store, stdout),
-            };
+            if (prog.EndsWith("-save", StringComparison.Ordinal)) return SaveCommand(args, store, stdout, prog);
+            if (prog.EndsWith("-restore", StringComparison.Ordinal)) return RestoreCommand(args, store, stdout, stdin, prog);
+            return IptablesCommand(args, store, stdout, family);
         }
         catch (XtablesException e)
         {
             string name = prog;
-            ProgramNames.Main = "sharptables";
+            ProgramNames.Main = family == Family.IPv6 ? "sharptables6" : "sharptables";
             stderr.WriteLine(e.Render(name));
             Hints.Write(argv, stderr);
             return (int)e.Exit;
@@ -80,12 +93,20 @@ public static class SharpTablesCli
         }
     }
 
-    private static int IptablesCommand(List<string> args, StateStore store, TextWriter stdout)
+    /// <summary>Program names of the IPv6 family: sharptables6[-save|-restore], ip6tables[-nft][-save|-restore].</summary>
+    public static bool IsIpv6Name(string prog)
     {
-        ProgramNames.Main = "sharptables";
+        var name = Path.GetFileName(prog);
+        return name.StartsWith("sharptables6", StringComparison.Ordinal) || name.StartsWith("ip6tables", StringComparison.Ordinal);
+    }
+
+    private static int IptablesCommand(List<string> args, StateStore store, TextWriter stdout, Family family)
+    {
+        string tool = family == Family.IPv6 ? "ip6tables" : "iptables";
+        ProgramNames.Main = family == Family.IPv6 ? "sharptables6" : "sharptables";
         if (args.Count == 1 && args[0] is "-V" or "--version")
         {
-            stdout.WriteLine($"sharptables v{Version} (iptables {XtablesException.VersionTag} compatible)");
+            stdout.WriteLine($"{ProgramNames.Main} v{Version} ({tool} {XtablesException.VersionTag} compatible)");
             return 0;
         }
         using var _ = store.Lock();
@@ -96,7 +117,7 @@ public static class SharpTablesCli
         var cmd = parser.Parse(args);
         if (cmd.Version)
         {
-            stdout.WriteLine($"sharptables v{Version} (iptables {XtablesException.VersionTag} compatible)");
+            stdout.WriteLine($"{ProgramNames.Main} v{Version} ({tool} {XtablesException.VersionTag} compatible)");
             return 0;
         }
         var output = exec.Execute(cmd);
@@ -135,7 +156,7 @@ public static class SharpTablesCli
         if (table != null && ruleset.Find(table) == null)
         {
             // A named table that does not exist is printed with its empty built-in chains.
-            var shown = new Ruleset();
+            var shown = new Ruleset(ruleset.Family);
             shown.GetOrCreate(table);
             ruleset = shown;
         }

@@ -62,8 +62,9 @@ public sealed class XtablesException(XtablesExit exit, string message, ErrorStyl
             _ => Message,
         };
         var text = first;
+        // exit_tryhelp alone (e.g. ip6tables -4) prints only the "Try" line.
         if (Exit == XtablesExit.ParameterProblem)
-            text += $"\nTry `{prog} -h' or '{prog} --help' for more information.";
+            text += (text.Length > 0 ? "\n" : "") + $"Try `{prog} -h' or '{prog} --help' for more information.";
         else if (Exit == XtablesExit.VersionProblem)
             text += $"\nPerhaps {prog} or your kernel needs to be upgraded.";
         return text;

@@ -31,6 +31,7 @@ public sealed class CliHarness : IDisposable
     }
 
     public string RulesFile => Path.Combine(StateDir, "rules.v4");
+    public string RulesFile6 => Path.Combine(StateDir, "rules.v6");
 
     public void Dispose()
     {

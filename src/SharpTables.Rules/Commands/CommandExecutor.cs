@@ -41,7 +41,7 @@ public sealed class CommandExecutor
     public string Execute(ParsedCommand cmd)
     {
         if (cmd.Version) return $"{ProgramNames.Main} {XtablesException.VersionTag}\n";
-        if (cmd.Help) return Help.Text(ProgramNames.Main);
+        if (cmd.Help) return Help.Text(ProgramNames.Main, _ruleset.Family);
 
         var existing = _ruleset.Find(cmd.Table);
         // Commands work on a copy; listing an absent table shows its empty built-in chains.
@@ -58,6 +58,8 @@ public sealed class CommandExecutor
             case Cmd.Check:
             case Cmd.Delete:
             case Cmd.Replace:
+                // iptables-restore stopped at the other family's flag: no addresses, so no rule to act on.
+                if (cmd.OtherFamily) break;
                 if (existing == null && cmd.Command == Cmd.Replace) throw NoChain();
                 RuleCommand(table, cmd, verbose ? output : null, DeferredCheck);
                 break;

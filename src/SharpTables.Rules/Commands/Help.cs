@@ -3,7 +3,8 @@ namespace SharpTables.Rules.Commands;
 /// <summary>The usage text of <c>-h</c>, iptables' wording with our program name.</summary>
 public static class Help
 {
-    public static string Text(string prog) => $"""
+    /// <summary>The usage text; ip6tables has no <c>-f</c>.</summary>
+    public static string Text(string prog, Model.Family family = Model.Family.IPv4) => $"""
 {prog} {XtablesException.VersionTag}
 
 Usage: {prog} -[ACD] chain rule-specification [options]
@@ -67,11 +68,11 @@ Options:
   --verbose	-v		verbose mode
   --line-numbers		print line numbers when listing
   --exact	-x		expand numbers (display exact values)
-[!] --fragment	-f		match second or further fragments only
-  --set-counters -c PKTS BYTES	set the counter during insert/append
+{(family == Model.Family.IPv4 ? "[!] --fragment	-f		match second or further fragments only\n" : "")}  --set-counters -c PKTS BYTES	set the counter during insert/append
 [!] --version	-V		print package version.
 
-SharpTables: --state-dir DIR (or SHARPTABLES_STATE_DIR) selects where the ruleset is kept.
+SharpTables: --state-dir DIR (or SHARPTABLES_STATE_DIR) selects where the ruleset is kept;
+a leading -6 (or the sharptables6 command) selects ip6tables and its ruleset.
 
 """;
 }

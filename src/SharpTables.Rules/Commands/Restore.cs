@@ -14,10 +14,16 @@ public sealed record RestoreOptions
     public bool NoFlush { get; init; }
     /// <summary>-T: restore only this table.</summary>
     public string? OnlyTable { get; init; }
+    /// <summary>
+    /// Reading SharpTables' own state: with <see cref="Counters"/>, every rule keeps its counters,
+    /// also in an IPv6 ruleset (ip6tables-nft-restore -c sets only the chains' counters).
+    /// </summary>
+    public bool KeepRuleCounters { get; init; }
 }
 
 /// <summary>
-/// iptables-restore: applies an iptables-save file to a copy of the ruleset and returns the copy.
+/// iptables-restore / ip6tables-restore (the ruleset's family): applies a save file to a copy of
+/// the ruleset and returns the copy.
 /// The whole file is one transaction (a product requirement; iptables-nft commits each
 /// <c>*table … COMMIT</c> block on its own): any error leaves the caller's ruleset untouched.
 /// Errors are reported as iptables-restore 1.8.9 (nf_tables) reports them: parse errors at once,
@@ -30,7 +36,7 @@ public static class Restore
     public static Ruleset Apply(Ruleset current, string text, RestoreOptions options)
     {
         var result = current.Clone();
-        var b = new Block();
+        var b = new Block(current.Family);
         // -T: the table of the last header seen is not the one asked for; until the next header,
         // lines are not even looked at (iptables-restore returns before parsing them).
         bool skipping = false;
@@ -47,7 +53,7 @@ public static class Restore
                 if (b.Table != null && line == "COMMIT")
                 {
                     Commit(b, result, options, lineNo);
-                    b = new Block();
+                    b = new Block(current.Family);
                     continue;
                 }
                 if (line[0] == '*' && b.Table == null)
@@ -71,7 +77,7 @@ public static class Restore
                 }
                 if (line[0] == ':')
                 {
-                    ChainLine(b, line, options, lineNo, prog);
+                    ChainLine(b, line, options, lineNo, prog, current.Family);
                     continue;
                 }
                 RuleLine(b, line, options, lineNo);
@@ -87,12 +93,12 @@ public static class Restore
     }
 
     /// <summary>The state of one <c>*table … COMMIT</c> block.</summary>
-    private sealed class Block
+    private sealed class Block(Family family)
     {
         /// <summary>The batch's view of the table (null outside a block).</summary>
         public Table? Table;
         /// <summary>Holds <see cref="Table"/> for the executor, which edits it in place.</summary>
-        public readonly Ruleset Scratch = new();
+        public readonly Ruleset Scratch = new(family);
         /// <summary>
         /// The table's chains exist: in flush mode only once a chain line or a command that needs
         /// the built-in chains (-A -I -N -P -R -E, -F CHAIN) came; a block without any is deleted.
@@ -150,26 +156,16 @@ public static class Restore
     private static void Fail(Block b, XtablesException e, int lineNo) =>
         b.Failed ??= e.Line != null ? e : new XtablesException(e.Exit, e.Message, e.Style) { Line = lineNo, Restore = true, Bare = e.Bare };
 
-    /// <summary>xshared's assert_valid_chain_name, as iptables-restore applies it to chain lines.</summary>
-    private static void AssertValidChainName(string name)
-    {
-        if (name.Length >= 29) throw Xt.Param($"chain name `{name}' too long (must be under 29 chars)");
-        if (name[0] is '-' or '!') throw Xt.Param($"chain name not allowed to start with `{name[0]}'");
-        if (VerdictTarget.Find(name) != null || ExtensionRegistry.FindTarget(name) != null)
-            throw Xt.Param("chain name may not clash with target name");
-        if (name.Any(IsCSpace)) throw Xt.Param($"Invalid chain name `{name}'");
-    }
-
     private static bool IsCSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
 
-    private static void ChainLine(Block b, string line, RestoreOptions options, int lineNo, string prog)
+    private static void ChainLine(Block b, string line, RestoreOptions options, int lineNo, string prog, Family family)
     {
         var table = b.Table!;
         // strtok(" \t\n"): a "\r" stays part of the word it ends.
         var f = line[1..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
         if (f.Length < 1) throw Xt.Param($"{prog}: line {lineNo} chain name invalid");
         string name = f[0];
-        AssertValidChainName(name);
+        CommandParser.AssertValidChainName(name, family);
         if (f.Length < 2) throw Xt.Param($"{prog}: line {lineNo} policy invalid");
         string policy = f[1];
         var chain = table.Find(name);
@@ -269,7 +265,7 @@ public static class Restore
         if (options.Counters && pcnt != null && bcnt != null) args.AddRange(["--set-counters", pcnt, bcnt]);
         args.AddRange(Tokenize(rest));
         string? jump = null;
-        var parser = new CommandParser(Family.IPv4, restore: true, chainExists: (_, ch) =>
+        var parser = new CommandParser(b.Scratch.Family, restore: true, chainExists: (_, ch) =>
         {
             // iptables-restore reports a jump to an unknown chain at the table's COMMIT line.
             if (table.Find(ch) == null) jump = ch;
@@ -286,6 +282,7 @@ public static class Restore
             throw Xt.Param($"The -t option cannot be used in {ProgramNames.Restore}.\n");
         }
         if (b.Failed != null) return;
+        if (options.KeepRuleCounters) cmd.Counters = cmd.CounterArgument;
         if (jump != null)
         {
             // Line left unset: it is reported at the COMMIT line.

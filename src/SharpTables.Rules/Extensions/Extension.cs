@@ -86,11 +86,12 @@ public abstract class ExtensionInstance
 
     public abstract Extension Extension { get; }
 
+    /// <summary>The family of the rule (iptables or ip6tables): set by the rule parser when it loads the extension.</summary>
+    public Family Family { get; internal set; }
+
     /// <summary>The name printed after <c>-m</c>/<c>-j</c>; usually the name the user wrote.</summary>
     public virtual string SaveName => Extension.Name;
 
-    /// <summary>The name in -L's target column (e.g. NOTRACK lists as CT).</summary>
-    
 
     /// <summary>Options seen so far (by <see cref="OptionDef.Id"/>).</summary>
     protected bool Seen(string id) => _seen.Contains(id);

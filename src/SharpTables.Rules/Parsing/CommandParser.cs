@@ -9,7 +9,9 @@ namespace SharpTables.Rules.Parsing;
 /// do_parse does: getopt_long with in-order non-options, unique-prefix long options, options of
 /// extensions merged as they load, the protocol match loaded on the first unknown option,
 /// then final checks, address expansion and the command/option legality table.
-/// Shared by the command line and iptables-restore.
+/// Shared by the command line and iptables-restore, for iptables (IPv4) and ip6tables (IPv6): the
+/// family decides the address syntax (xtables_ipparse_multiple / xtables_ip6parse_multiple), which
+/// extensions exist, that ip6tables has no <c>-f</c>, and what <c>-4</c>/<c>-6</c> do.
 /// </summary>
 public sealed class CommandParser
 {
@@ -166,7 +168,7 @@ public sealed class CommandParser
             throw new XtablesException(XtablesExit.ParameterProblem, $"Bad argument `{tok}'", ErrorStyle.Plain);
         }
 
-        if (_cmd.Version || _cmd.Help) return _cmd;
+        if (_cmd.Version || _cmd.Help || _cmd.OtherFamily) return _cmd;
 
         if (_cmd.Table == "nat" && (_cmd.Policy == "DROP" || _jumpTo == "DROP"))
             throw Xt.Param("\nThe \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n");
@@ -181,11 +183,12 @@ public sealed class CommandParser
         if (invert) throw Xt.Param("nothing appropriate following !");
 
         bool ruleCmd = (_cmd.Command & (Cmd.Replace | Cmd.Insert | Cmd.Delete | Cmd.Append | Cmd.Check)) != 0;
-        List<(uint, uint)> srcs = [(0, 0)], dsts = [(0, 0)];
+        List<(UInt128, UInt128)> srcs = [(0, 0)], dsts = [(0, 0)];
         if (ruleCmd)
         {
-            srcs = AddressParser.ParseIpv4Multiple(_srcSpec ?? "0.0.0.0/0");
-            dsts = AddressParser.ParseIpv4Multiple(_dstSpec ?? "0.0.0.0/0");
+            string any = _family == Family.IPv6 ? "::0/0" : "0.0.0.0/0";
+            srcs = AddressParser.ParseMultiple(_family, _srcSpec ?? any);
+            dsts = AddressParser.ParseMultiple(_family, _dstSpec ?? any);
             if ((srcs.Count > 1 || dsts.Count > 1) && (_invSrc || _invDst))
                 throw Xt.Param("! not allowed with multiple source or destination IP addresses");
         }
@@ -222,17 +225,23 @@ public sealed class CommandParser
                 foreach (var (da, dm) in dsts)
                     _cmd.Rules.Add(new Rule(BuildHeader(sa, sm, da, dm), matches, _target));
         }
-        if (_cmd.Command is Cmd.NewChain)
-        {
-            if (_cmd.Chain!.StartsWith('-'))
-                throw Xt.Param("chain name not allowed to start with `-'\n");
-            if (VerdictTarget.Find(_cmd.Chain) != null || ExtensionRegistry.FindTarget(_cmd.Chain) != null)
-                throw Xt.Param("chain name may not clash with target name\n");
-        }
         return _cmd;
     }
 
-    private RuleHeader BuildHeader(uint sa, uint sm, uint da, uint dm) => new()
+    /// <summary>
+    /// xshared's assert_valid_chain_name, as -N (when it is parsed) and iptables-restore's chain
+    /// lines apply it: length, first character, target names of the family, white space.
+    /// </summary>
+    public static void AssertValidChainName(string name, Family family)
+    {
+        if (name.Length >= 29) throw Xt.Param($"chain name `{name}' too long (must be under 29 chars)");
+        if (name.Length > 0 && name[0] is '-' or '!') throw Xt.Param($"chain name not allowed to start with `{name[0]}'");
+        if (VerdictTarget.Find(name) != null || ExtensionRegistry.FindTarget(name, family) != null)
+            throw Xt.Param("chain name may not clash with target name");
+        if (name.Any(c => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r')) throw Xt.Param($"Invalid chain name `{name}'");
+    }
+
+    private RuleHeader BuildHeader(UInt128 sa, UInt128 sm, UInt128 da, UInt128 dm) => new()
     {
         Family = _family,
         Source = sa, SourceMask = sm, InvertSource = _invSrc,
@@ -334,7 +343,11 @@ public sealed class CommandParser
                     _cmd.Command = (_cmd.Command & ~Cmd.Zero) | Cmd.ZeroNum;
                 }
                 break;
-            case 'N': AddCommand(Cmd.NewChain, Cmd.None, invert); _cmd.Chain = arg; break;
+            case 'N':
+                AssertValidChainName(arg!, _family);
+                AddCommand(Cmd.NewChain, Cmd.None, invert);
+                _cmd.Chain = arg;
+                break;
             case 'X':
                 AddCommand(Cmd.DeleteChain, Cmd.None, invert);
                 if (arg != null) _cmd.Chain = arg;
@@ -366,6 +379,9 @@ public sealed class CommandParser
                 _protocolText = _argv[_optind - 1].ToLowerInvariant();
                 _proto = ParseProtocol(_protocolText);
                 if (_proto == 0 && _invProto) throw Xt.Param("rule would never match protocol");
+                // ipv6_proto_parse: an extension header is never the upper-layer protocol.
+                if (_family == Family.IPv6 && !_invProto && _proto is 43 or 44 or 51 or 60)
+                    Xt.Warn($"Warning: never matched protocol: {_protocolText}. use extension match instead.");
                 break;
             case 's': SetOption(Opt.Source, invert); _invSrc = invert; _srcSpec = arg; break;
             case 'd': SetOption(Opt.Destination, invert); _invDst = invert; _dstSpec = arg; break;
@@ -390,7 +406,11 @@ public sealed class CommandParser
                 _invOut = invert;
                 _outIface = ParseInterface(arg, invert);
                 break;
-            case 'f': SetOption(Opt.Fragment, invert); _invFrag = invert; break;
+            case 'f':
+                if (_family == Family.IPv6) throw Xt.Param("`-f' is not supported in IPv6, use -m frag instead");
+                SetOption(Opt.Fragment, invert);
+                _invFrag = invert;
+                break;
             case 'm':
                 if (invert) throw Xt.Param("unexpected ! flag before --match");
                 LoadMatch(arg!);
@@ -416,10 +436,20 @@ public sealed class CommandParser
                 SetOption(Opt.Counters, invert);
                 ParseCounters(arg!);
                 break;
-            case 'w': case 'W': case 'M': case '4': case 'b':
+            case 'w': case 'W': case 'M': case 'b':
                 break;
+            case '4':
             case '6':
-                throw Xt.Param("This is the IPv4 version of iptables.\n");
+                if ((c == '6') == (_family == Family.IPv6)) break;
+                // The other family's flag: iptables-restore ignores the rest of the line (the command
+                // parsed so far still runs, without its rule); the command line refuses it.
+                if (_restore)
+                {
+                    _cmd.OtherFamily = true;
+                    _optind = _argv.Length;
+                    break;
+                }
+                throw new XtablesException(XtablesExit.ParameterProblem, "", ErrorStyle.Plain);
         }
     }
 
@@ -432,7 +462,10 @@ public sealed class CommandParser
         if (bcnt == null) throw Xt.Param("-c requires packet and byte counter");
         if (!TryScanULong(pcnt, out ulong p)) throw Xt.Param("-c packet counter not numeric");
         if (!TryScanULong(bcnt, out ulong b)) throw Xt.Param("-c byte counter not numeric");
-        _cmd.Counters = new Counters(p, b);
+        _cmd.CounterArgument = new Counters(p, b);
+        // ipv6_post_parse copies the counters only into the legacy entry (cs->fw6.counters), which
+        // the nf_tables backend never reads: ip6tables-nft rules start at zero whatever -c says.
+        if (_family == Family.IPv4) _cmd.Counters = _cmd.CounterArgument;
     }
 
     /// <summary>sscanf("%llu"): leading digits, the rest ignored.</summary>
@@ -467,18 +500,23 @@ public sealed class CommandParser
         _jumpTo = ParseTargetName(name);
         var verdict = VerdictTarget.Find(_jumpTo);
         if (verdict != null) { _target = verdict; return; }
-        var ext = ExtensionRegistry.FindTarget(_jumpTo);
-        if (ext == null || !ext.Supports(_family)) return; // a chain name
+        var ext = ExtensionRegistry.FindTarget(_jumpTo, _family);
+        if (ext == null) return; // a chain name
         _target = ext.Create();
+        _target.Family = _family;
         _loaded.Add((_target, true));
     }
 
+    /// <summary>xtables_find_match's special case: the ICMPv6 match answers to three names.</summary>
+    private static string MatchName(string name) => name is "icmpv6" or "ipv6-icmp" ? "icmp6" : name;
+
     private void LoadMatch(string name)
     {
-        var ext = ExtensionRegistry.FindMatch(name);
-        if (ext == null || !ext.Supports(_family))
-            throw Xt.Param($"Couldn't load match `{name}':No such file or directory\n");
+        name = MatchName(name);
+        var ext = ExtensionRegistry.FindMatch(name, _family)
+            ?? throw Xt.Param($"Couldn't load match `{name}':No such file or directory\n");
         var inst = ext.Create();
+        inst.Family = _family;
         _matches.Add(inst);
         _loaded.Add((inst, false));
     }
@@ -553,10 +591,11 @@ public sealed class CommandParser
         string name = _protocolText;
         if (Packets.Ipv4.TryParseCUInt(name, 255, out uint n))
             name = NetDb.ProtocolName((int)n) ?? name;
-        var ext = ExtensionRegistry.FindMatch(name);
-        if (ext == null || !ext.Supports(_family)) return false;
+        var ext = ExtensionRegistry.FindMatch(MatchName(name), _family);
+        if (ext == null) return false;
         _protoUsed = true;
         var inst = ext.Create();
+        inst.Family = _family;
         _matches.Add(inst);
         _loaded.Add((inst, false));
         return true;

@@ -38,12 +38,19 @@ public sealed class ParsedCommand
     public int Verbose { get; set; }
     public bool Exact { get; set; }
     public bool LineNumbers { get; set; }
-    /// <summary>Counters from -c, if given.</summary>
+    /// <summary>The counters the rule starts with: -c's for iptables; none for ip6tables-nft, which ignores -c.</summary>
     public Counters? Counters { get; set; }
+    /// <summary>What -c said (also for ip6tables, where the rule does not get it).</summary>
+    public Counters? CounterArgument { get; set; }
     /// <summary>The rules the command names: one per source × destination address pair.</summary>
     public List<Rule> Rules { get; } = [];
     /// <summary>-V: print the version and stop.</summary>
     public bool Version { get; set; }
     /// <summary>-h: print help and stop (the extension named, if any).</summary>
     public bool Help { get; set; }
+    /// <summary>
+    /// iptables-restore met the other family's flag (<c>-6</c> in an IPv4 file, <c>-4</c> in an IPv6
+    /// one): the rest of the line was ignored, and a rule command adds or removes nothing.
+    /// </summary>
+    public bool OtherFamily { get; set; }
 }

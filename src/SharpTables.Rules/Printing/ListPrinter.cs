@@ -9,12 +9,21 @@ namespace SharpTables.Rules.Printing;
 public readonly record struct ListOptions(bool Numeric, bool Verbose, bool Exact, bool LineNumbers);
 
 /// <summary>
-/// <c>iptables -L</c> output, as iptables-nft 1.8.9 prints it (print_header, print_rule_details,
-/// print_fragment, print_ifaces, print_ipv4_addresses, then each extension's print()).
+/// <c>iptables -L</c> / <c>ip6tables -L</c> output, as iptables-nft 1.8.9 prints it (print_header,
+/// print_rule_details, print_fragment, print_ifaces, print_ipv4_addresses / print_ipv6_addresses,
+/// then each extension's print()). The column layout is the same for both families; longer IPv6
+/// addresses simply push the following columns to the right.
 /// </summary>
 public static class ListPrinter
 {
-    public static HostsFile Hosts { get; set; } = HostsFile.System;
+    private static HostsFile? s_hosts;
+
+    /// <summary>Where -L finds host names: <see cref="HostsFile.System"/> unless set.</summary>
+    public static HostsFile Hosts
+    {
+        get => s_hosts ?? HostsFile.System;
+        set => s_hosts = value;
+    }
 
     public static string List(Table table, string? chain, int ruleNumber, ListOptions o)
     {
@@ -123,14 +132,20 @@ public static class ListPrinter
             sb.Append(' ').Append(Iface(h.InInterface, h.InvertIn, o.Numeric).PadRight(6)).Append(' ');
             sb.Append(Iface(h.OutInterface, h.InvertOut, o.Numeric).PadRight(6)).Append(' ');
         }
-        sb.Append(h.InvertSource ? '!' : ' ').Append(AddressText(h.Source, h.SourceMask, o.Numeric).PadRight(19)).Append(' ');
-        sb.Append(h.InvertDestination ? '!' : ' ').Append(AddressText(h.Destination, h.DestinationMask, o.Numeric).PadRight(19)).Append(' ');
+        sb.Append(h.InvertSource ? '!' : ' ').Append(AddressText(h.Family, h.Source, h.SourceMask, o.Numeric).PadRight(19)).Append(' ');
+        sb.Append(h.InvertDestination ? '!' : ' ').Append(AddressText(h.Family, h.Destination, h.DestinationMask, o.Numeric).PadRight(19)).Append(' ');
         AppendExtensions(sb, r, o.Numeric);
         sb.Append('\n');
     }
 
+    /// <summary>print_fragment: IPv6 rules have no fragment flag and always show "--".</summary>
     private static void AppendOpt(StringBuilder sb, RuleHeader h)
     {
+        if (h.Family == Family.IPv6)
+        {
+            sb.Append("--");
+            return;
+        }
         sb.Append(h.Fragment == FragmentMatch.NotFragments ? '!' : '-');
         sb.Append(h.Fragment == FragmentMatch.Any ? '-' : 'f');
     }
@@ -146,11 +161,19 @@ public static class ListPrinter
         (invert ? "!" : "") + (name.Length > 0 ? name : numeric ? "*" : "any");
 
     /// <summary>
-    /// -L address text: "anywhere" / "0.0.0.0/0" for any; a host (/32) by host name, then network
+    /// -L address text. IPv4: "anywhere" / "0.0.0.0/0" for any; a host (/32) by host name, then network
     /// name, else numeric; a network by network name only; the mask as "/len" or dotted, none for /32.
+    /// IPv6 (ipv6_addr_to_string): "anywhere" for the all-zero address whatever the mask; else the
+    /// address's host name or numeric text, then "/len", "/mask" or nothing for /128.
     /// </summary>
-    public static string AddressText(UInt128 addr, UInt128 mask, bool numeric)
+    public static string AddressText(Family family, UInt128 addr, UInt128 mask, bool numeric)
     {
+        if (family == Family.IPv6)
+        {
+            if (addr == 0 && !numeric) return "anywhere";
+            string host6 = (numeric ? null : Hosts.NameOf6(addr)) ?? Ipv6Text.Format(addr);
+            return host6 + Ipv6Text.MaskSuffix(mask);
+        }
         uint a = (uint)addr, m = (uint)mask;
         if (m == 0 && !numeric) return "anywhere";
         int len = Ipv4.PrefixLength(m);
@@ -177,8 +200,8 @@ public static class ListPrinter
         sb.Append(' ');
         sb.Append("in ").Append(Iface(h.InInterface, h.InvertIn, true)).Append(' ');
         sb.Append("out ").Append(Iface(h.OutInterface, h.InvertOut, true)).Append(' ');
-        sb.Append(h.InvertSource ? '!' : ' ').Append(AddressText(h.Source, h.SourceMask, true)).Append(' ');
-        sb.Append(h.InvertDestination ? '!' : ' ').Append("-> ").Append(AddressText(h.Destination, h.DestinationMask, true));
+        sb.Append(h.InvertSource ? '!' : ' ').Append(AddressText(h.Family, h.Source, h.SourceMask, true)).Append(' ');
+        sb.Append(h.InvertDestination ? '!' : ' ').Append("-> ").Append(AddressText(h.Family, h.Destination, h.DestinationMask, true));
         sb.Append("  ");
         AppendExtensions(sb, r, numeric: true);
         sb.Append('\n');

@@ -2,12 +2,13 @@ using System.Text;
 using SharpTables.Packets;
 using SharpTables.Rules.Extensions;
 using SharpTables.Rules.Model;
+using SharpTables.Rules.Parsing;
 
 namespace SharpTables.Rules.Printing;
 
 /// <summary>
 /// The canonical text of rules, as iptables-nft prints them for <c>-S</c> and iptables-save
-/// (nft_ipv4_save_rule + save_matches_and_target): addresses, interfaces, protocol, fragment,
+/// (nft_ipv4_save_rule / nft_ipv6_save_rule + save_matches_and_target): addresses, interfaces, protocol, fragment,
 /// then every match with <c>-m</c>, then <c>-c</c> counters when asked, then the target.
 /// </summary>
 public static class SavePrinter
@@ -52,17 +53,28 @@ public static class SavePrinter
         }
     }
 
+    /// <summary>
+    /// save_ipv4_addr prints nothing for "any" (0.0.0.0/0 without !); save_ipv6_addr for any /0
+    /// mask without ! (the address is zero then).
+    /// </summary>
     private static void AppendAddress(StringBuilder sb, char letter, UInt128 addr, UInt128 mask, bool invert, Family family)
     {
-        if (mask == 0 && !invert && addr == 0) return;
+        if (!invert && mask == 0 && (addr == 0 || family == Family.IPv6)) return;
         if (invert) sb.Append(" !");
         sb.Append(" -").Append(letter).Append(' ');
         AppendPrefix(sb, addr, mask, family);
     }
 
-    /// <summary>"a.b.c.d/len", or "a.b.c.d/m.m.m.m" for a mask with holes (xtables_ipmask_to_numeric).</summary>
+    /// <summary>"addr/len", or "addr/mask" for a mask with holes (save_ipv4_addr / save_ipv6_addr).</summary>
     public static void AppendPrefix(StringBuilder sb, UInt128 addr, UInt128 mask, Family family)
     {
+        if (family == Family.IPv6)
+        {
+            sb.Append(Ipv6Text.Format(addr)).Append('/');
+            int len6 = Ipv6Text.PrefixLength(mask);
+            if (len6 >= 0) sb.Append(len6); else sb.Append(Ipv6Text.Format(mask));
+            return;
+        }
         uint a = (uint)addr, m = (uint)mask;
         sb.Append(Ipv4.Format(a)).Append('/');
         int len = Ipv4.PrefixLength(m);

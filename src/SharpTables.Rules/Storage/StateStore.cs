@@ -6,20 +6,30 @@ using SharpTables.Rules.Model;
 namespace SharpTables.Rules.Storage;
 
 /// <summary>
-/// The ruleset between invocations: <c>rules.v4</c> in iptables-save -c format inside the state
-/// directory. Readers and writers hold an exclusive lock on <c>xtables.lock</c> for the whole
-/// read-modify-write (like iptables' -w), and a write is atomic: temp file, fsync, rename, fsync
-/// of the directory. A crash leaves either the old file or the new one, never half of one.
+/// The ruleset between invocations: <c>rules.v4</c> (iptables) or <c>rules.v6</c> (ip6tables) in
+/// iptables-save -c format inside the state directory. Readers and writers hold an exclusive lock
+/// on <c>xtables.lock</c> (one lock for both families, as iptables and ip6tables share
+/// /run/xtables.lock) for the whole read-modify-write, and a write is atomic: temp file, fsync,
+/// rename, fsync of the directory. A crash leaves either the old file or the new one, never half of one.
 /// </summary>
 public sealed class StateStore
 {
+    /// <summary>The IPv4 ruleset's file name.</summary>
     public const string RulesFile = "rules.v4";
+    /// <summary>The IPv6 ruleset's file name.</summary>
+    public const string RulesFile6 = "rules.v6";
     public const string LockFile = "xtables.lock";
 
-    public StateStore(string directory) => Directory = directory;
+    public StateStore(string directory, Family family = Family.IPv4)
+    {
+        Directory = directory;
+        Family = family;
+    }
 
     public string Directory { get; }
-    public string RulesPath => Path.Combine(Directory, RulesFile);
+    /// <summary>Which ruleset this store keeps.</summary>
+    public Family Family { get; }
+    public string RulesPath => Path.Combine(Directory, Family == Family.IPv6 ? RulesFile6 : RulesFile);
 
     /// <summary>The state directory: --state-dir, then $SHARPTABLES_STATE_DIR, then the default for this user.</summary>
     public static string ResolveDirectory(string? option)
@@ -64,16 +74,24 @@ public sealed class StateStore
     /// <summary>Loads the saved ruleset (empty when there is none). Call with the lock held.</summary>
     public Ruleset Load()
     {
-        if (!File.Exists(RulesPath)) return new Ruleset();
+        if (!File.Exists(RulesPath)) return new Ruleset(Family);
         var text = File.ReadAllText(RulesPath);
+        // Warnings the saved rules raise (e.g. ip6tables' "never matched protocol") were shown when
+        // the rules were added; reading them back is silent.
+        var warnings = Xt.WarningWriter;
+        Xt.WarningWriter = TextWriter.Null;
         try
         {
-            return Restore.Apply(new Ruleset(), text, new RestoreOptions { Counters = true });
+            return Restore.Apply(new Ruleset(Family), text, new RestoreOptions { Counters = true, KeepRuleCounters = true });
         }
         catch (XtablesException e)
         {
             throw new XtablesException(XtablesExit.OtherProblem,
                 $"saved ruleset {RulesPath} is unreadable at line {e.Line}: {e.Message.Trim()}", ErrorStyle.Short);
+        }
+        finally
+        {
+            Xt.WarningWriter = warnings;
         }
     }
 

@@ -113,6 +113,10 @@ public sealed class AddrtypeMatch(AddrtypeExtension ext) : MatchInstance
         var hooks = ctx.CheckEntryHooks;
         if (LimitIfaceOut && (hooks & (HookMask.PreRouting | HookMask.Input)) != 0) return "Invalid argument";
         if (LimitIfaceIn && (hooks & (HookMask.PostRouting | HookMask.Output)) != 0) return "Invalid argument";
+        // IPv6 has no blackhole, broadcast, or prohibit-and-above route types to look up.
+        var types = Source | Dest;
+        if (Family == Family.IPv6 && ((types & (AddressTypes.Blackhole | AddressTypes.Broadcast)) != 0 || (ushort)types >= (ushort)AddressTypes.Prohibit))
+            return "Invalid argument";
         return null;
     }
 

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Text;
 using SharpTables.Rules.Extensions.XtOpt;
 using SharpTables.Rules.Model;
+using SharpTables.Rules.Parsing;
 
 namespace SharpTables.Rules.Extensions.Connlimit;
 
@@ -34,8 +35,10 @@ public sealed class ConnlimitMatch(ConnlimitExtension ext) : XtOptMatch
     public bool UpTo { get; private set; }
     /// <summary>XT_CONNLIMIT_DADDR: group by destination instead of source address.</summary>
     public bool ByDestination { get; private set; }
-    /// <summary>Grouping mask applied to the address.</summary>
-    public uint Mask { get; private set; } = uint.MaxValue;
+    /// <summary>Grouping mask applied to the address (IPv4: the low 32 bits of <see cref="Mask128"/>).</summary>
+    public uint Mask => (uint)Mask128;
+    /// <summary>The grouping mask at full width (an IPv6 mask, or an IPv4 one in the low 32 bits).</summary>
+    public UInt128 Mask128 { get; private set; } = UInt128.MaxValue;
 
     protected override void ParseEntry(XtEntry entry, string arg, bool invert, RuleContext ctx)
     {
@@ -50,7 +53,7 @@ public sealed class ConnlimitMatch(ConnlimitExtension ext) : XtOptMatch
                 if ((entry.Id == ConnlimitExtension.OUpto) != invert) UpTo = true;
                 break;
             case ConnlimitExtension.OMask:
-                Mask = XtHost.MaskOf(XtHost.ParsePlen("connlimit", entry.Name, arg));
+                Mask128 = XtHost.MaskOf(XtHost.ParsePlen("connlimit", entry.Name, arg, Family), Family);
                 break;
             case ConnlimitExtension.OSaddr:
                 ByDestination = false;
@@ -67,8 +70,10 @@ public sealed class ConnlimitMatch(ConnlimitExtension ext) : XtOptMatch
             throw Xt.Param("You must specify \"--connlimit-above\" or \"--connlimit-upto\".");
     }
 
-    /// <summary>count_bits4: 32 minus the position of the highest zero bit of the mask.</summary>
-    public int PrefixLength => 32 - (32 - BitOperations.LeadingZeroCount(~Mask));
+    /// <summary>count_bits4 (32 minus the position of the highest zero bit of the mask) or count_bits6.</summary>
+    public int PrefixLength => Family == Family.IPv6
+        ? Ipv6Text.CountBits(Mask128)
+        : 32 - (32 - BitOperations.LeadingZeroCount(~Mask));
 
     public override void Save(StringBuilder sb)
     {

@@ -34,8 +34,17 @@ public sealed class ConntrackExtension : XtOptMatchExtension
     public override MatchInstance Create() => new ConntrackMatch(this);
 }
 
-/// <summary>An address and mask of one tuple side (<c>--ctorigsrc</c> and friends); the address is kept unmasked.</summary>
-public readonly record struct ConntrackAddress(uint Address, uint Mask);
+/// <summary>
+/// An address and mask of one tuple side (<c>--ctorigsrc</c> and friends), at full width (an IPv6
+/// address, or an IPv4 one in the low 32 bits); the address is kept unmasked.
+/// </summary>
+public readonly record struct ConntrackAddress(UInt128 Address128, UInt128 Mask128)
+{
+    /// <summary>The IPv4 address (low 32 bits).</summary>
+    public uint Address => (uint)Address128;
+    /// <summary>The IPv4 mask (low 32 bits).</summary>
+    public uint Mask => (uint)Mask128;
+}
 
 /// <summary>A port range of one tuple side; <see cref="High"/> 0 means "just <see cref="Low"/>" when printing.</summary>
 public readonly record struct ConntrackPorts(ushort Low, ushort High);
@@ -92,19 +101,19 @@ public sealed class ConntrackMatch(ConntrackExtension ext) : XtOptMatch
                 Set(ConntrackFlags.Proto, invert);
                 break;
             case ConntrackExtension.OOrigSrc:
-                OrigSource = Address(XtHost.ParseHostMask(n, entry.Name, arg));
+                OrigSource = Address(XtHost.ParseHostMask(n, entry.Name, arg, Family));
                 Set(ConntrackFlags.OrigSrc, invert);
                 break;
             case ConntrackExtension.OOrigDst:
-                OrigDestination = Address(XtHost.ParseHostMask(n, entry.Name, arg));
+                OrigDestination = Address(XtHost.ParseHostMask(n, entry.Name, arg, Family));
                 Set(ConntrackFlags.OrigDst, invert);
                 break;
             case ConntrackExtension.OReplSrc:
-                ReplySource = Address(XtHost.ParseHostMask(n, entry.Name, arg));
+                ReplySource = Address(XtHost.ParseHostMask(n, entry.Name, arg, Family));
                 Set(ConntrackFlags.ReplSrc, invert);
                 break;
             case ConntrackExtension.OReplDst:
-                ReplyDestination = Address(XtHost.ParseHostMask(n, entry.Name, arg));
+                ReplyDestination = Address(XtHost.ParseHostMask(n, entry.Name, arg, Family));
                 Set(ConntrackFlags.ReplDst, invert);
                 break;
             case ConntrackExtension.OStatus:
@@ -154,7 +163,7 @@ public sealed class ConntrackMatch(ConntrackExtension ext) : XtOptMatch
         }
     }
 
-    private static ConntrackAddress Address((uint Address, uint Mask) a) => new(a.Address, a.Mask);
+    private static ConntrackAddress Address((UInt128 Address, UInt128 Mask) a) => new(a.Address, a.Mask);
     private static ConntrackPorts Ports((ushort Low, ushort High) p) => new(p.Low, p.High);
 
     /// <summary>conntrack_ps_states.</summary>
@@ -200,7 +209,7 @@ public sealed class ConntrackMatch(ConntrackExtension ext) : XtOptMatch
 
     public override void Print(StringBuilder sb, bool numeric) => Dump(sb, "", numeric);
 
-    /// <summary>conntrack_dump for IPv4, revision 3.</summary>
+    /// <summary>conntrack_dump, revision 3.</summary>
     private void Dump(StringBuilder sb, string prefix, bool numeric)
     {
         void Not(ConntrackFlags f) { if (Inverted(f)) sb.Append(" !"); }
@@ -245,13 +254,13 @@ public sealed class ConntrackMatch(ConntrackExtension ext) : XtOptMatch
         if (!Has(flag)) return;
         if (Inverted(flag)) sb.Append(" !");
         sb.Append(' ').Append(prefix).Append(name);
-        if (!numeric && a.Address == 0)
+        if (!numeric && a.Address128 == 0)
         {
             sb.Append(" anywhere");
             return;
         }
-        string host = numeric ? Packets.Ipv4.Format(a.Address) : ListPrinter.Hosts.NameOf(a.Address) ?? Packets.Ipv4.Format(a.Address);
-        sb.Append(' ').Append(host).Append(XtHost.MaskSuffix(a.Mask));
+        string? hostName = numeric ? null : Family == Family.IPv6 ? ListPrinter.Hosts.NameOf6(a.Address128) : ListPrinter.Hosts.NameOf(a.Address);
+        sb.Append(' ').Append(hostName ?? InetText.Format(Family, a.Address128)).Append(InetText.MaskSuffix(Family, a.Mask128));
     }
 
     private void DumpPorts(StringBuilder sb, string prefix, string name, ConntrackFlags flag, ConntrackPorts p)

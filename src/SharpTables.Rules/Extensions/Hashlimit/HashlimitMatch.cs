@@ -84,9 +84,14 @@ public sealed class HashlimitMatch(HashlimitExtension ext) : XtOptMatch
     public uint Expire { get; private set; }
     /// <summary>Rate-match interval in seconds (0 = unset).</summary>
     public uint Interval { get; private set; }
-    /// <summary>Prefix lengths the addresses are grouped by.</summary>
-    public byte SourceMask { get; private set; } = 32;
-    public byte DestinationMask { get; private set; } = 32;
+    /// <summary>Prefix lengths the addresses are grouped by (default: the whole address, 32 or 128).</summary>
+    public byte SourceMask => _srcMask ?? FullLength;
+    public byte DestinationMask => _dstMask ?? FullLength;
+
+    private byte? _srcMask, _dstMask;
+
+    /// <summary>The address length of the rule's family: the default mask and the kernel's limit.</summary>
+    private byte FullLength => Family == Family.IPv6 ? (byte)128 : (byte)32;
     /// <summary>The hash table's name (/proc/net/ipt_hashlimit/NAME), shared by rules using it.</summary>
     public string TableName { get; private set; } = "";
 
@@ -120,10 +125,10 @@ public sealed class HashlimitMatch(HashlimitExtension ext) : XtOptMatch
                 Mode |= ParseMode(arg) ?? throw BadValue("hashlimit", "--hashlimit-mode", arg);
                 break;
             case HashlimitExtension.OSrcMask:
-                SourceMask = (byte)XtHost.ParsePlen("hashlimit", entry.Name, arg);
+                _srcMask = (byte)XtHost.ParsePlen("hashlimit", entry.Name, arg, Family);
                 break;
             case HashlimitExtension.ODstMask:
-                DestinationMask = (byte)XtHost.ParsePlen("hashlimit", entry.Name, arg);
+                _dstMask = (byte)XtHost.ParsePlen("hashlimit", entry.Name, arg, Family);
                 break;
             case HashlimitExtension.OSize: Size = UInt32(entry.Name, arg); break;
             case HashlimitExtension.OMax: Max = UInt32(entry.Name, arg); break;
@@ -289,7 +294,7 @@ public sealed class HashlimitMatch(HashlimitExtension ext) : XtOptMatch
     {
         if (TableName is "." or ".." || TableName.Contains('/')) return "Invalid argument";
         if (GcInterval == 0 || Expire == 0) return "Invalid argument";
-        if (SourceMask > 32 || DestinationMask > 32) return "Invalid argument";
+        if (SourceMask > FullLength || DestinationMask > FullLength) return "Invalid argument";
         if ((Mode & HashlimitMode.RateMatch) != 0)
         {
             if (Avg == 0 || Avg > uint.MaxValue) return "Numerical result out of range";
@@ -384,8 +389,8 @@ public sealed class HashlimitMatch(HashlimitExtension ext) : XtOptMatch
         if (Max != 0) sb.Append(" --hashlimit-htable-max ").Append(Max);
         if (GcInterval != DefaultGcInterval) sb.Append(" --hashlimit-htable-gcinterval ").Append(GcInterval);
         if (Expire != quantum) sb.Append(" --hashlimit-htable-expire ").Append(Expire);
-        if (SourceMask != 32) sb.Append(" --hashlimit-srcmask ").Append(SourceMask);
-        if (DestinationMask != 32) sb.Append(" --hashlimit-dstmask ").Append(DestinationMask);
+        if (SourceMask != FullLength) sb.Append(" --hashlimit-srcmask ").Append(SourceMask);
+        if (DestinationMask != FullLength) sb.Append(" --hashlimit-dstmask ").Append(DestinationMask);
         if ((Mode & HashlimitMode.RateMatch) != 0)
         {
             sb.Append(" --hashlimit-rate-match");
@@ -417,8 +422,8 @@ public sealed class HashlimitMatch(HashlimitExtension ext) : XtOptMatch
         if (Max != 0) sb.Append(" htable-max ").Append(Max);
         if (GcInterval != DefaultGcInterval) sb.Append(" htable-gcinterval ").Append(GcInterval);
         if (Expire != quantum) sb.Append(" htable-expire ").Append(Expire);
-        if (SourceMask != 32) sb.Append(" srcmask ").Append(SourceMask);
-        if (DestinationMask != 32) sb.Append(" dstmask ").Append(DestinationMask);
+        if (SourceMask != FullLength) sb.Append(" srcmask ").Append(SourceMask);
+        if (DestinationMask != FullLength) sb.Append(" dstmask ").Append(DestinationMask);
         if ((Mode & HashlimitMode.RateMatch) != 0)
         {
             sb.Append(" rate-match");

@@ -1,5 +1,6 @@
 using System.Text;
 using SharpTables.Rules.Model;
+using SharpTables.Rules.Parsing;
 
 namespace SharpTables.Rules.Extensions.Nat;
 
@@ -18,14 +19,17 @@ public enum NatRangeFlags : uint
 
 /// <summary>
 /// What a NAT target maps to (struct nf_nat_range2): an address range, a port range with an
-/// optional base port for shifted port maps, and the random/persistent flags. Addresses are
-/// host-order IPv4 values.
+/// optional base port for shifted port maps, and the random/persistent flags. Addresses are kept
+/// at full width (IPv6, or host-order IPv4 in the low 32 bits).
 /// </summary>
 public sealed record NatRange
 {
     public NatRangeFlags Flags { get; init; }
-    public uint MinAddress { get; init; }
-    public uint MaxAddress { get; init; }
+    public UInt128 MinAddress128 { get; init; }
+    public UInt128 MaxAddress128 { get; init; }
+    /// <summary>The IPv4 range (host order).</summary>
+    public uint MinAddress => (uint)MinAddress128;
+    public uint MaxAddress => (uint)MaxAddress128;
     public ushort MinPort { get; init; }
     public ushort MaxPort { get; init; }
     /// <summary>Start of a shifted port map (<c>a-b/base</c>) when <see cref="NatRangeFlags.ProtoOffset"/> is set.</summary>
@@ -34,25 +38,31 @@ public sealed record NatRange
     public bool MapsAddresses => (Flags & NatRangeFlags.MapIps) != 0;
     public bool MapsPorts => (Flags & NatRangeFlags.ProtoSpecified) != 0;
 
-    /// <summary>sprint_range for IPv4: <c>a[-b]</c>, then <c>:p[-q][/base]</c>.</summary>
-    public string Text
+    /// <summary>sprint_range for IPv4.</summary>
+    public string Text => Format(Family.IPv4);
+
+    /// <summary>
+    /// sprint_range: <c>a[-b]</c>, then <c>:p[-q][/base]</c>; IPv6 addresses are bracketed when
+    /// ports follow (<c>[a-b]:p</c>).
+    /// </summary>
+    public string Format(Family family)
     {
-        get
+        var sb = new StringBuilder();
+        bool brackets = family == Family.IPv6 && MapsPorts;
+        if (MapsAddresses)
         {
-            var sb = new StringBuilder();
-            if (MapsAddresses)
-            {
-                sb.Append(Packets.Ipv4.Format(MinAddress));
-                if (MaxAddress != MinAddress) sb.Append('-').Append(Packets.Ipv4.Format(MaxAddress));
-            }
-            if (MapsPorts)
-            {
-                sb.Append(':').Append(MinPort);
-                if (MaxPort != MinPort) sb.Append('-').Append(MaxPort);
-                if ((Flags & NatRangeFlags.ProtoOffset) != 0) sb.Append('/').Append(BasePort);
-            }
-            return sb.ToString();
+            if (brackets) sb.Append('[');
+            sb.Append(InetText.Format(family, MinAddress128));
+            if (MaxAddress128 != MinAddress128) sb.Append('-').Append(InetText.Format(family, MaxAddress128));
+            if (brackets) sb.Append(']');
         }
+        if (MapsPorts)
+        {
+            sb.Append(':').Append(MinPort);
+            if (MaxPort != MinPort) sb.Append('-').Append(MaxPort);
+            if ((Flags & NatRangeFlags.ProtoOffset) != 0) sb.Append('/').Append(BasePort);
+        }
+        return sb.ToString();
     }
 }
 
@@ -100,33 +110,54 @@ public static class NatSyntax
         return range with { Flags = range.Flags | NatRangeFlags.ProtoOffset, BasePort = (ushort)basePort };
     }
 
-    /// <summary>parse_to for IPv4: <c>[addr[-addr]][:ports]</c>.</summary>
-    public static NatRange ParseTo(string arg, bool portsAllowed)
+    /// <summary>parse_to: <c>[addr[-addr]][:ports]</c>; IPv6 addresses may be bracketed (<c>[a-b]:ports</c>).</summary>
+    public static NatRange ParseTo(string arg, bool portsAllowed, Family family = Family.IPv4)
     {
         var range = new NatRange();
-        if (arg.Contains('[')) throw Xt.Param("Invalid address format");
-        string addresses = arg;
-        int colon = arg.IndexOf(':');
-        // More than one colon: taken to be an IPv6 address, which then fails to parse.
-        if (colon >= 0 && arg.IndexOf(':', colon + 1) >= 0) colon = -1;
+        string addresses;
+        int colon;
+        int open = arg.IndexOf('[');
+        if (open < 0)
+        {
+            addresses = arg;
+            colon = arg.IndexOf(':');
+            // More than one colon: taken to be an IPv6 address (with no ports).
+            if (colon >= 0 && arg.IndexOf(':', colon + 1) >= 0) colon = -1;
+        }
+        else
+        {
+            int close = arg.IndexOf(']', open + 1);
+            if (close < 0 || family == Family.IPv4) throw Xt.Param("Invalid address format");
+            addresses = arg[(open + 1)..close];
+            colon = arg.IndexOf(':', close + 1);
+        }
         if (colon >= 0)
         {
             range = ParsePorts(arg[(colon + 1)..], portsAllowed, range);
             // Nothing (or, as the C code counts it, two characters) before the colon: ports only.
             if (colon == 0 || colon == 2) return range;
-            addresses = arg[..colon];
+            if (open < 0) addresses = arg[..colon];
         }
         range = range with { Flags = range.Flags | NatRangeFlags.MapIps };
         int dash = addresses.IndexOf('-');
         string first = dash >= 0 ? addresses[..dash] : addresses;
-        if (!TryParseDotted(first, out uint min)) throw Xt.Param($"Bad IP address \"{first}\"");
-        uint max = min;
+        if (!TryParseAddress(family, first, out var min)) throw Xt.Param($"Bad IP address \"{first}\"");
+        var max = min;
         if (dash >= 0)
         {
             string second = addresses[(dash + 1)..];
-            if (!TryParseDotted(second, out max)) throw Xt.Param($"Bad IP address \"{second}\"");
+            if (!TryParseAddress(family, second, out max)) throw Xt.Param($"Bad IP address \"{second}\"");
         }
-        return range with { MinAddress = min, MaxAddress = max };
+        return range with { MinAddress128 = min, MaxAddress128 = max };
+    }
+
+    /// <summary>inet_pton of the family.</summary>
+    private static bool TryParseAddress(Family family, string s, out UInt128 address)
+    {
+        if (family == Family.IPv6) return Ipv6Text.TryParse(s, out address);
+        bool ok = TryParseDotted(s, out uint a);
+        address = a;
+        return ok;
     }
 
     /// <summary>inet_pton(AF_INET): exactly four decimal parts 0-255, no leading zeros.</summary>
@@ -186,7 +217,7 @@ public abstract class NatTarget : TargetInstance
             case "to-source":
             case "to-destination":
             {
-                var parsed = NatSyntax.ParseTo(arg!, portsAllowed);
+                var parsed = NatSyntax.ParseTo(arg!, portsAllowed, Family);
                 Range = Keep(parsed with { Flags = parsed.Flags | Range.Flags });
                 break;
             }
@@ -222,7 +253,7 @@ public abstract class NatTarget : TargetInstance
 
     private void Append(StringBuilder sb, string rangePrefix, string dashes)
     {
-        string text = Range.Text;
+        string text = Range.Format(Family);
         if (text.Length > 0)
         {
             if (PortsOnly && text[0] == ':') text = text[1..];

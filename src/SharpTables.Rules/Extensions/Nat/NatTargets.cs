@@ -2,6 +2,8 @@ using SharpTables.Rules.Model;
 
 namespace SharpTables.Rules.Extensions.Nat;
 
+// SNAT, DNAT, MASQUERADE and REDIRECT exist for iptables and ip6tables (libxt_NAT registers both families).
+
 /// <summary><c>-j SNAT</c> (libxt_NAT / xt_nat revision 0): rewrite the source address and port.</summary>
 public sealed class SnatExtension : TargetExtension
 {
@@ -14,8 +16,6 @@ public sealed class SnatExtension : TargetExtension
         new("random-fully", ArgKind.None),
         new("persistent", ArgKind.None),
     ];
-
-    public override bool Supports(Family family) => family == Family.IPv4;
 
     public override TargetInstance Create() => new SnatTarget(this);
 }
@@ -39,8 +39,6 @@ public sealed class DnatExtension : TargetExtension
         new("random", ArgKind.None),
         new("persistent", ArgKind.None),
     ];
-
-    public override bool Supports(Family family) => family == Family.IPv4;
 
     public override TargetInstance Create() => new DnatTarget(this);
 }
@@ -66,8 +64,6 @@ public sealed class MasqueradeExtension : TargetExtension
         new("random-fully", ArgKind.None),
     ];
 
-    public override bool Supports(Family family) => family == Family.IPv4;
-
     public override TargetInstance Create() => new MasqueradeTarget(this);
 }
 
@@ -90,8 +86,6 @@ public sealed class RedirectExtension : TargetExtension
         new("to-ports"),
         new("random", ArgKind.None),
     ];
-
-    public override bool Supports(Family family) => family == Family.IPv4;
 
     public override TargetInstance Create() => new RedirectTarget(this);
 }

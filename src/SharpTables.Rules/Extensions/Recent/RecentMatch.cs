@@ -1,6 +1,7 @@
 using System.Text;
 using SharpTables.Rules.Extensions.XtOpt;
 using SharpTables.Rules.Model;
+using SharpTables.Rules.Parsing;
 
 namespace SharpTables.Rules.Extensions.Recent;
 
@@ -69,8 +70,10 @@ public sealed class RecentMatch(RecentExtension ext) : XtOptMatch
     public string ListName { get; private set; } = "DEFAULT";
     /// <summary>Use the destination address instead of the source (<c>--rdest</c>).</summary>
     public bool Destination { get; private set; }
-    /// <summary>Mask applied to the address before it is stored or looked up.</summary>
-    public uint Mask { get; private set; } = uint.MaxValue;
+    /// <summary>Mask applied to the address before it is stored or looked up (IPv4: the low 32 bits of <see cref="Mask128"/>).</summary>
+    public uint Mask => (uint)Mask128;
+    /// <summary>The mask at full width: an IPv6 mask, or an IPv4 one in the low 32 bits.</summary>
+    public UInt128 Mask128 { get; private set; } = UInt128.MaxValue;
 
     protected override void ParseEntry(XtEntry entry, string arg, bool invert, RuleContext ctx)
     {
@@ -94,7 +97,7 @@ public sealed class RecentMatch(RecentExtension ext) : XtOptMatch
             case RecentExtension.ORsource: Destination = false; break;
             case RecentExtension.ORdest: Destination = true; break;
             case RecentExtension.OMask:
-                Mask = XtHost.ParseHost(arg);
+                Mask128 = XtHost.ParseHost(Family, arg);
                 break;
         }
     }
@@ -143,7 +146,7 @@ public sealed class RecentMatch(RecentExtension ext) : XtOptMatch
         if (HitCount != 0) sb.Append(" --hitcount ").Append((int)HitCount);
         if ((Flags & RecentFlags.Ttl) != 0) sb.Append(" --rttl");
         sb.Append(" --name ").Append(ListName);
-        sb.Append(" --mask ").Append(Packets.Ipv4.Format(Mask));
+        sb.Append(" --mask ").Append(InetText.Format(Family, Mask128));
         sb.Append(Destination ? " --rdest" : " --rsource");
     }
 
@@ -161,6 +164,6 @@ public sealed class RecentMatch(RecentExtension ext) : XtOptMatch
         if ((Flags & RecentFlags.Ttl) != 0) sb.Append(" TTL-Match");
         sb.Append(" name: ").Append(ListName);
         sb.Append(Destination ? " side: dest" : " side: source");
-        sb.Append(" mask: ").Append(Packets.Ipv4.Format(Mask));
+        sb.Append(" mask: ").Append(InetText.Format(Family, Mask128));
     }
 }

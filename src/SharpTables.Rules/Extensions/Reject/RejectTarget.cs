@@ -25,7 +25,7 @@ public sealed class RejectExtension : TargetExtension
 
     public override IReadOnlyList<OptionDef> Options { get; } = [new("reject-with")];
 
-    // The IPv6 REJECT has its own reply types (libip6t_REJECT).
+    // The IPv6 REJECT has its own reply types (Reject6Extension).
     public override bool Supports(Family family) => family == Family.IPv4;
 
     public override TargetInstance Create() => new RejectTarget(this);

@@ -1,9 +1,11 @@
+using SharpTables.Rules.Model;
 using SharpTables.Rules.Parsing;
 
 namespace SharpTables.Rules.Extensions.XtOpt;
 
 /// <summary>
-/// The address option types of libxtables' xtoptions.c for IPv4: XTTYPE_HOST (getaddrinfo of one
+/// The address option types of libxtables' xtoptions.c (IPv4, and IPv6 through the overloads that
+/// take a <see cref="Family"/>): XTTYPE_HOST (getaddrinfo of one
 /// name or number), XTTYPE_PLEN / XTTYPE_PLENMASK (a prefix length or a dotted mask) and
 /// XTTYPE_HOSTMASK (host[/plen]). Names are looked up in /etc/hosts only, and a name that is not
 /// there fails the way getaddrinfo fails on a host without a reachable DNS server.
@@ -56,6 +58,24 @@ public static class XtHost
     }
 
     /// <summary>
+    /// xtopt_parse_host for the family: IPv4 as <see cref="ParseHost(string)"/>; IPv6 through
+    /// getaddrinfo(AF_INET6): a numeric IPv6 address, else an IPv6 entry of /etc/hosts. A numeric
+    /// IPv4 address has the wrong family; other names fail as they would without DNS.
+    /// </summary>
+    public static UInt128 ParseHost(Family family, string arg)
+    {
+        if (family == Family.IPv4) return ParseHost(arg);
+        if (Ipv6Text.TryParseScoped(arg, out var a6)) return a6;
+        if (InetAton(arg, out _))
+            throw Xt.Param("getaddrinfo: Address family for hostname not supported\n");
+        var found = HostsFile.System.Lookup6(arg);
+        if (found.Count > 1)
+            throw Xt.Param($"{arg} resolves to more than one address\n");
+        if (found.Count == 1) return found[0];
+        throw Xt.Param($"getaddrinfo: {(WouldAskDns(arg) ? "Temporary failure in name resolution" : "Name or service not known")}\n");
+    }
+
+    /// <summary>
     /// Whether glibc would send the name to DNS (which is unreachable where the real tool ran):
     /// not all digits and dots (unless it ends in a dot), and a syntactically valid host name.
     /// </summary>
@@ -86,6 +106,40 @@ public static class XtHost
             return cidr < 0 ? 255 : cidr;
         }
         throw Xt.Param($"{ext}: bad value for option \"--{option}\", neither a valid network mask nor valid CIDR (0-32).\n");
+    }
+
+    /// <summary>
+    /// xtopt_parse_plen for the family: IPv6 takes a prefix length 0-128 or a numeric IPv6 mask
+    /// (a mask with holes yields 255, which the kernel refuses).
+    /// </summary>
+    public static int ParsePlen(string ext, string option, string arg, Family family)
+    {
+        if (family == Family.IPv4) return ParsePlen(ext, option, arg);
+        if (XtNum.StrToUL(arg, out ulong len, 0, 128)) return (int)len;
+        if (Ipv6Text.TryParse(arg, out var mask))
+        {
+            int cidr = Ipv6Text.PrefixLength(mask);
+            return cidr < 0 ? 255 : cidr;
+        }
+        throw Xt.Param($"{ext}: bad value for option \"--{option}\", neither a valid network mask nor valid CIDR (0-128).\n");
+    }
+
+    /// <summary>xtopt_parse_plenmask for the family (all ones when the length is out of range).</summary>
+    public static UInt128 MaskOf(int plen, Family family) =>
+        family == Family.IPv4 ? MaskOf(plen) : plen > 128 ? UInt128.MaxValue : Ipv6Text.MaskFromPrefix(plen);
+
+    /// <summary>xtopt_parse_hostmask for the family; the address is not masked.</summary>
+    public static (UInt128 Address, UInt128 Mask) ParseHostMask(string ext, string option, string arg, Family family)
+    {
+        if (family == Family.IPv4)
+        {
+            var (a4, m4) = ParseHostMask(ext, option, arg);
+            return (a4, m4);
+        }
+        int slash = arg.IndexOf('/');
+        if (slash < 0) return (ParseHost(family, arg), UInt128.MaxValue);
+        var a = ParseHost(family, arg[..slash]);
+        return (a, MaskOf(ParsePlen(ext, option, arg[(slash + 1)..], family), family));
     }
 
     /// <summary>xtopt_parse_plenmask: the mask for a prefix length (all ones when out of range).</summary>
