@@ -17,6 +17,8 @@ internal sealed class TcpSock
     public bool Timestamps, Sack, WindowScale;
     public bool IsClient;
     public bool PeerClosed;
+    /// <summary>IPv6 flow label of this socket's packets (the kernel derives it from a random hash).</summary>
+    public uint FlowLabel;
 }
 
 /// <summary>
@@ -41,13 +43,14 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
     public bool Owns(byte version, UInt128 address) => isLocal(version, address);
 
     /// <summary>Opens a client connection: returns the socket and its SYN (60 bytes on IPv4, as Linux sends it).</summary>
-    public (TcpSock Sock, byte[] Syn) Connect(byte version, UInt128 src, ushort sport, UInt128 dst, ushort dport)
+    public (TcpSock Sock, byte[] Syn) Connect(byte version, UInt128 src, ushort sport, UInt128 dst, ushort dport, uint flowLabel = 0)
     {
         if (sport == 0) sport = _ephemeral++;
         var s = new TcpSock
         {
             Version = version, Local = src, Remote = dst, LocalPort = sport, RemotePort = dport,
             State = SockState.SynSent, SndNxt = NextIsn(), IsClient = true, Timestamps = true, Sack = true, WindowScale = true,
+            FlowLabel = flowLabel,
         };
         _socks[(src, sport, dst, dport)] = s;
         var syn = Segment(s, TcpFlagBits.Syn, SynOptions(mssOnly: false, s), []);
@@ -293,7 +296,8 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
     /// <summary>tcp_options_write for a SYN or SYN-ACK: MSS, then SACK-permitted with timestamps (or NOP NOP + one of them), then NOP + window scale.</summary>
     private static byte[] SynOptions(bool mssOnly, TcpSock s)
     {
-        var o = new List<byte> { 2, 4, 0x05, 0xb4 };
+        // MSS = device MTU 1500 minus the IP and TCP headers: 1460 on IPv4, 1440 on IPv6.
+        var o = new List<byte> { 2, 4, 0x05, s.Version == 6 ? (byte)0xa0 : (byte)0xb4 };
         if (!mssOnly)
         {
             if (s.Timestamps)
@@ -315,7 +319,9 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         {
             Version = s.Version, Src = s.Local, Dst = s.Remote, Proto = IpProtocol.Tcp,
             SrcPort = s.LocalPort, DstPort = s.RemotePort, TcpFlags = flags, Seq = s.SndNxt,
-            Ack = (flags & TcpFlagBits.Ack) != 0 ? s.RcvNxt : 0, Window = 64240, TcpOptions = options,
+            Ack = (flags & TcpFlagBits.Ack) != 0 ? s.RcvNxt : 0, TcpOptions = options, FlowLabel = s.FlowLabel,
+            // tcp_select_initial_window: the largest multiple of the MSS below 65535.
+            Window = (ushort)(s.Version == 6 ? 64800 : 64240),
             Payload = data, Id = _ipId++, IpFlags = (byte)(s.Version == 4 ? 2 : 0),
         };
         return Wire.Build(spec);

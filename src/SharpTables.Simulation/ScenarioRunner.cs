@@ -80,11 +80,27 @@ public sealed class ScenarioRunner : IEngineObserver
         _options.Trace?.Invoke(p.Number, $"{table}:{chain}:{what}");
     }
 
+    private readonly Dictionary<int, (ushort Port, uint FlowLabel)> _connectRandom = new();
+
     private void ReadTimes(JsonElement res)
     {
         if (!res.TryGetProperty("lines", out var lines)) return;
         foreach (var l in lines.EnumerateArray())
         {
+            if (l.TryGetProperty("connect", out var c) && c.ValueKind == JsonValueKind.Object && c.TryGetProperty("local", out var local))
+            {
+                string text = local.GetString()!;
+                ushort port = ushort.Parse(text[(text.LastIndexOf(':') + 1)..]);
+                uint flow = 0;
+                if (l.TryGetProperty("log", out var logs))
+                    foreach (var lg in logs.EnumerateArray())
+                    {
+                        string logText = lg.ValueKind == JsonValueKind.String ? lg.GetString()! : lg.TryGetProperty("text", out var tt) ? tt.GetString()! : "";
+                        var m = System.Text.RegularExpressions.Regex.Match(logText, $@"FLOWLBL=(\d+) .*SPT={port} ");
+                        if (m.Success) flow = uint.Parse(m.Groups[1].Value);
+                    }
+                _connectRandom[l.GetProperty("line").GetInt32()] = (port, flow);
+            }
             if (l.TryGetProperty("t_ms", out var t)) _lineTimes[l.GetProperty("line").GetInt32()] = t.GetDouble();
             if (l.TryGetProperty("packets", out var ps) && ps.ValueKind == JsonValueKind.Array)
                 foreach (var p in ps.EnumerateArray())
@@ -302,7 +318,10 @@ public sealed class ScenarioRunner : IEngineObserver
         var stack = from switch { "client" => _client, "backend" => _backend, _ => _fw };
         var res = new JsonObject { ["dst"] = Wire.Addr((byte)(v6 ? 6 : 4), dst), ["dport"] = dport };
         _work = 0;
-        var (sock, syn) = stack.Connect((byte)(v6 ? 6 : 4), src, (ushort)it.Num("sport", 0), dst, dport);
+        // The kernel picks the ephemeral port and the IPv6 flow label at random; with an oracle
+        // result at hand, the run takes the ones the kernel picked (as it takes its clock).
+        var (sport, flowLabel) = _connectRandom.TryGetValue(it.Line, out var rnd) ? rnd : ((ushort)it.Num("sport", 0), 0u);
+        var (sock, syn) = stack.Connect((byte)(v6 ? 6 : 4), src, sport, dst, dport, flowLabel);
         Send(from, syn);
         double timeout = it.Num("timeout_ms", 900);
         string result = sock.State switch
