@@ -26,6 +26,7 @@ public sealed partial class NetfilterEngine
             result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
         else
             result = ReceiveCore(rs, p, ref decider);
+        State.Conntrack.Release(p);
         FlushLocalOut(rs, p.Number);
         return result;
     }
@@ -39,6 +40,7 @@ public sealed partial class NetfilterEngine
         var rs = _ruleset;
         var decider = new Decider();
         var result = SendLocalCore(rs, p, ref decider);
+        State.Conntrack.Release(p);
         FlushLocalOut(rs, p.Number);
         return result;
     }
@@ -122,6 +124,7 @@ public sealed partial class NetfilterEngine
             var d = new Decider();
             var r = SendLocalCore(rs, p, ref d);
             State.Observer.OnLocalOut(p, r);
+            State.Conntrack.Release(p);
         }
         q.Clear();
     }

@@ -171,6 +171,32 @@ public sealed class Connection
 
     public bool Has(ConnStatus s) => (Status & s) == s;
 
+    /// <summary>Clears every field so the object can carry a new connection (the table pools entries that were never confirmed).</summary>
+    internal void Reset()
+    {
+        Original = default;
+        Reply = default;
+        Status = ConnStatus.None;
+        Mark = 0;
+        Timeout = 0;
+        TcpState = TcpConntrackState.None;
+        Dead = false;
+        ProtocolState = null;
+        Zone = 0;
+        TcpSeen = default;
+        TcpLastDir = default;
+        TcpLastIndex = 0;
+        TcpLastSeq = TcpLastAck = TcpLastEnd = 0;
+        TcpLastWin = 0;
+        TcpLastWscale = 0;
+        TcpLastFlags = default;
+        TcpRetrans = 0;
+        UdpStreamTimestamp = 0;
+        MasqueradeIndex = 0;
+        ListPrev = ListNext = BySourceNext = null;
+        InBySource = false;
+    }
+
     /// <summary>The tuple of one direction (ct->tuplehash[dir].tuple).</summary>
     public ref ConnTuple Tuple(ConnDirection dir) => ref dir == ConnDirection.Original ? ref Original : ref Reply;
 

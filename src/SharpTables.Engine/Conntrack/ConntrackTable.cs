@@ -62,6 +62,23 @@ public sealed class ConntrackTable
     /// </summary>
     public bool Defrag(Packet p) => _defrag.Process(p, Clock.Jiffies32);
 
+    private const int PoolSize = 1024;
+    private readonly Stack<Connection> _free = new(PoolSize);
+
+    /// <summary>
+    /// The packet's life is over: an entry it created that was never confirmed (the packet was
+    /// dropped) is freed, as the kernel frees it with the skb, and reused for a later new flow,
+    /// so dropped new flows cost no allocation.
+    /// </summary>
+    public void Release(Packet p)
+    {
+        var c = p.Conn;
+        p.Conn = null;
+        if (c == null || c.Has(ConnStatus.Confirmed) || c.InBySource || _free.Count >= PoolSize) return;
+        c.Reset();
+        _free.Push(c);
+    }
+
     /// <summary>
     /// nf_conntrack_in: finds or creates the entry and sets p.Conn/p.CtInfo (p.Conn stays null when
     /// the packet is INVALID). Returns false only when the kernel drops the packet (table full).
@@ -89,11 +106,15 @@ public sealed class ConntrackTable
         repeat:
         if (!GetTuple(packet, info.Version, dataoff, protonum, out var tuple)) return true;
         var conn = Find(tuple, p.Zone, now, out var dir);
+        bool fresh = conn == null;
         if (conn == null)
         {
             if (!tuple.TryInvert(out var reply)) return true;
             if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
-            conn = new Connection { Original = tuple, Reply = reply, Zone = p.Zone };
+            conn = _free.Count > 0 ? _free.Pop() : new Connection();
+            conn.Original = tuple;
+            conn.Reply = reply;
+            conn.Zone = p.Zone;
             dir = ConnDirection.Original;
         }
 
@@ -109,7 +130,11 @@ public sealed class ConntrackTable
             Kill(conn);
             goto repeat;
         }
-        if (verdict == TrackVerdict.Invalid) return true;
+        if (verdict == TrackVerdict.Invalid)
+        {
+            if (fresh && _free.Count < PoolSize) { conn.Reset(); _free.Push(conn); }
+            return true;
+        }
 
         p.Conn = conn;
         p.CtInfo = ctinfo;
