@@ -69,12 +69,15 @@ public sealed partial class HostInterfaces
         _network.DefaultRoute = route == null ? null : _network.Find(route);
     }
 
-    /// <summary>The interface of the IPv4 default route in /proc/net/route (destination 00000000, mask 00000000).</summary>
+    /// <summary>
+    /// The interface of the IPv4 default route (destination 00000000, mask 00000000), read from the
+    /// calling thread's namespace (/proc/thread-self/net: /proc/net follows the main thread).
+    /// </summary>
     private static string? DefaultRouteInterface()
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/net/route").Skip(1))
+            foreach (var line in File.ReadLines("/proc/thread-self/net/route").Skip(1))
             {
                 var f = line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 if (f.Length > 7 && f[1] == "00000000" && f[7] == "00000000") return f[0];

@@ -81,7 +81,8 @@ public static class Program
         catch (Exception e) when (e is NetlinkException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             log.WriteLine($"sharptablesd: {e.Message}");
-            if (e is NetlinkException { Errno: 1 }) log.WriteLine("sharptablesd: binding an NFQUEUE needs root (CAP_NET_ADMIN)");
+            if (e is NetlinkException { Errno: 1 })
+                log.WriteLine("sharptablesd: another program holds that queue, or binding it needs root (CAP_NET_ADMIN)");
             return 1;
         }
         string queues = options.Queues == 1 ? $"queue {options.Queue}" : $"queues {options.Queue}-{options.Queue + options.Queues - 1}";

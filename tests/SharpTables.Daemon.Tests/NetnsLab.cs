@@ -27,13 +27,14 @@ public sealed class NetnsFactAttribute : FactAttribute
 /// </summary>
 public sealed partial class NetnsLab : IDisposable
 {
-    private static int s_counter;
+    private static int s_counter, s_staleChecked;
     private readonly List<string> _namespaces = [];
     private readonly List<DaemonProcess> _daemons = [];
 
     public NetnsLab(bool backend = false, int extraClientAddresses = 0)
     {
-        string id = $"std{Environment.ProcessId % 100000}x{Interlocked.Increment(ref s_counter)}";
+        if (Interlocked.Exchange(ref s_staleChecked, 1) == 0) RemoveStale();
+        string id = $"std{Environment.ProcessId}x{Interlocked.Increment(ref s_counter)}";
         Fw = id + "-fw";
         Client = id + "-cl";
         Backend = backend ? id + "-be" : null;
@@ -131,9 +132,16 @@ public sealed partial class NetnsLab : IDisposable
     }
 
     /// <summary>Creates a socket inside a namespace (a short-lived thread joins it with setns; the socket keeps it).</summary>
-    public static Socket Socket(string ns, AddressFamily family, SocketType type, ProtocolType protocol)
+    public static Socket Socket(string ns, AddressFamily family, SocketType type, ProtocolType protocol) =>
+        InNamespace(ns, () => new Socket(family, type, protocol));
+
+    /// <summary>
+    /// Runs <paramref name="create"/> on a fresh thread that joined namespace <paramref name="ns"/>
+    /// (setns), for creating sockets there; the thread ends right after.
+    /// </summary>
+    public static T InNamespace<T>(string ns, Func<T> create)
     {
-        Socket? socket = null;
+        T? result = default;
         Exception? error = null;
         var thread = new Thread(() =>
         {
@@ -142,7 +150,7 @@ public sealed partial class NetnsLab : IDisposable
                 using var fd = File.OpenHandle($"/run/netns/{ns}");
                 if (setns((int)fd.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
                     throw new InvalidOperationException($"setns {ns}: errno {Marshal.GetLastPInvokeError()}");
-                socket = new Socket(family, type, protocol);
+                result = create();
             }
             catch (Exception e)
             {
@@ -152,7 +160,7 @@ public sealed partial class NetnsLab : IDisposable
         thread.Start();
         thread.Join();
         if (error != null) throw error;
-        return socket!;
+        return result!;
     }
 
     /// <summary>A TCP listener in <paramref name="ns"/> that answers every connection with "hello" and echoes what it reads.</summary>
@@ -223,19 +231,36 @@ public sealed partial class NetnsLab : IDisposable
         return result;
     }
 
+    /// <summary>Deletes namespaces left by an earlier test run that was killed (named std&lt;pid&gt;x&lt;n&gt;-role, and that pid is gone).</summary>
+    private static void RemoveStale()
+    {
+        var (rc, list) = RunRaw("ip", ["netns", "list"], 10_000);
+        if (rc != 0) return;
+        foreach (var line in list.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var name = line.Split(' ')[0];
+            var m = System.Text.RegularExpressions.Regex.Match(name, @"^std(\d+)x\d+-(fw|cl|be)$");
+            if (!m.Success || Directory.Exists($"/proc/{m.Groups[1].Value}")) continue;
+            DeleteNamespace(name);
+        }
+    }
+
+    private static void DeleteNamespace(string ns)
+    {
+        // Anything still running inside was started by a test (daemons, iptables); kill it by pid.
+        var (rc, pids) = RunRaw("ip", ["netns", "pids", ns], 10_000);
+        if (rc == 0)
+            foreach (var pid in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                if (int.TryParse(pid, out int p) && p != Environment.ProcessId)
+                    try { Process.GetProcessById(p).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
+        RunRaw("ip", ["netns", "del", ns], 10_000);
+    }
+
     public void Dispose()
     {
-        foreach (var d in _daemons) d.Dispose();
-        foreach (var ns in _namespaces)
-        {
-            // Anything still running inside (listeners are sockets of this process; only children remain).
-            var (rc, pids) = RunRaw("ip", ["netns", "pids", ns], 10_000);
-            if (rc == 0)
-                foreach (var pid in pids.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    if (int.TryParse(pid, out int p) && p != Environment.ProcessId)
-                        try { Process.GetProcessById(p).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
-            RunRaw("ip", ["netns", "del", ns], 10_000);
-        }
+        foreach (var d in _daemons)
+            try { d.Dispose(); } catch (Exception) { /* the namespaces must go regardless */ }
+        foreach (var ns in _namespaces) DeleteNamespace(ns);
         _namespaces.Clear();
     }
 
