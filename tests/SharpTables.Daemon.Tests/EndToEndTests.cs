@@ -129,6 +129,30 @@ public sealed class EndToEndTests
     }
 
     [NetnsFact]
+    public void Ipv6_is_judged_by_rules_v6()
+    {
+        const string rules6 = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
+            "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT\n" +
+            "-A INPUT -p tcp -j REJECT --reject-with tcp-reset\n" +
+            "COMMIT\n";
+        using var lab = new NetnsLab(ipv6: true);
+        using var web = Listen(lab.Fw, IPAddress.IPv6Any, 80);
+        using var ssh = Listen(lab.Fw, IPAddress.IPv6Any, 22);
+        using var ssh4 = Listen(lab.Fw, IPAddress.Any, 22);
+        using var d = lab.StartDaemon6(Header + "COMMIT\n", rules6);
+        Assert.Contains("IPv4 diverted at None, IPv6 at Input", d.Output);
+        Assert.Contains("SHARPTABLESD", lab.Exec(lab.Fw, "ip6tables", "-S", "INPUT"));
+
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress6, 80));
+        Assert.Equal(ConnectResult.Refused, Connect(lab.Client, FwAddress6, 22));
+        Assert.Equal(0, ssh.Accepted);
+        // IPv4 has no rules, so it is not diverted at all.
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 22));
+        Assert.Equal(0, d.Terminate());
+        Assert.DoesNotContain("SHARPTABLESD", lab.Exec(lab.Fw, "ip6tables", "-S"));
+    }
+
+    [NetnsFact]
     public void Killed_daemon_fails_closed()
     {
         using var lab = new NetnsLab();

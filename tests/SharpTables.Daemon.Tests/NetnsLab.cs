@@ -31,7 +31,7 @@ public sealed partial class NetnsLab : IDisposable
     private readonly List<string> _namespaces = [];
     private readonly List<DaemonProcess> _daemons = [];
 
-    public NetnsLab(bool backend = false, int extraClientAddresses = 0)
+    public NetnsLab(bool backend = false, int extraClientAddresses = 0, bool ipv6 = false)
     {
         if (Interlocked.Exchange(ref s_staleChecked, 1) == 0) RemoveStale();
         string id = $"std{Environment.ProcessId}x{Interlocked.Increment(ref s_counter)}";
@@ -46,15 +46,23 @@ public sealed partial class NetnsLab : IDisposable
                 Ip("netns", "add", ns);
                 _namespaces.Add(ns);
                 Ip("-n", ns, "link", "set", "lo", "up");
-                // No IPv6 chatter (router solicitations, DAD) through the queues.
-                Exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-                Exec(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+                // No IPv6 chatter (router solicitations, DAD) through the queues unless IPv6 is wanted.
+                if (!ipv6)
+                {
+                    Exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+                    Exec(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+                }
             }
             Ip("-n", Fw, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", Client);
             Ip("-n", Fw, "addr", "add", "198.51.100.1/24", "dev", "eth0");
             Ip("-n", Client, "addr", "add", "198.51.100.2/24", "dev", "eth0");
             for (int i = 0; i < extraClientAddresses; i++)
                 Ip("-n", Client, "addr", "add", $"198.51.100.{3 + i}/24", "dev", "eth0");
+            if (ipv6)
+            {
+                Ip("-n", Fw, "addr", "add", "2001:db8:100::1/64", "dev", "eth0", "nodad");
+                Ip("-n", Client, "addr", "add", "2001:db8:100::2/64", "dev", "eth0", "nodad");
+            }
             Ip("-n", Fw, "link", "set", "eth0", "up");
             Ip("-n", Client, "link", "set", "eth0", "up");
             Ip("-n", Client, "route", "add", "default", "via", "198.51.100.1");
@@ -82,6 +90,7 @@ public sealed partial class NetnsLab : IDisposable
     public static IPAddress FwAddress { get; } = IPAddress.Parse("198.51.100.1");
     public static IPAddress ClientAddress { get; } = IPAddress.Parse("198.51.100.2");
     public static IPAddress BackendAddress { get; } = IPAddress.Parse("203.0.113.2");
+    public static IPAddress FwAddress6 { get; } = IPAddress.Parse("2001:db8:100::1");
 
     /// <summary>Why the namespace tests cannot run here, or null when they can.</summary>
     public static string? Unavailable()
@@ -164,7 +173,7 @@ public sealed partial class NetnsLab : IDisposable
     }
 
     /// <summary>A TCP listener in <paramref name="ns"/> that answers every connection with "hello" and echoes what it reads.</summary>
-    public static TcpServer Listen(string ns, IPAddress address, int port) => new(Socket(ns, AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp), address, port);
+    public static TcpServer Listen(string ns, IPAddress address, int port) => new(Socket(ns, address.AddressFamily, SocketType.Stream, ProtocolType.Tcp), address, port);
 
     /// <summary>How a TCP connection attempt ended.</summary>
     public enum ConnectResult { Connected, Refused, TimedOut, Failed }
@@ -175,7 +184,7 @@ public sealed partial class NetnsLab : IDisposable
     /// </summary>
     public static ConnectResult Connect(string ns, IPAddress to, int port, int timeoutMs = 1500, IPAddress? from = null)
     {
-        using var s = Socket(ns, AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var s = Socket(ns, to.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         if (from != null) s.Bind(new IPEndPoint(from, 0));
         try
         {
@@ -212,9 +221,12 @@ public sealed partial class NetnsLab : IDisposable
     /// Starts <c>sharptablesd</c> inside the fw namespace with a state directory holding
     /// <paramref name="rules"/> as rules.v4, and waits until it says it is ready.
     /// </summary>
-    public DaemonProcess StartDaemon(string rules, params string[] args)
+    public DaemonProcess StartDaemon(string rules, params string[] args) => StartDaemon6(rules, null, args);
+
+    /// <summary>Starts <c>sharptablesd</c> with rules.v4 and, when given, rules.v6.</summary>
+    public DaemonProcess StartDaemon6(string rules, string? rules6, params string[] args)
     {
-        var d = new DaemonProcess(Fw, rules, args);
+        var d = new DaemonProcess(Fw, rules, rules6, args);
         _daemons.Add(d);
         return d;
     }
@@ -321,10 +333,11 @@ public sealed class DaemonProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public DaemonProcess(string ns, string rules, string[] args)
+    public DaemonProcess(string ns, string rules, string? rules6, string[] args)
     {
         StateDir = Directory.CreateTempSubdirectory("sharptablesd-test-").FullName;
         File.WriteAllText(Path.Combine(StateDir, "rules.v4"), rules);
+        if (rules6 != null) File.WriteAllText(Path.Combine(StateDir, "rules.v6"), rules6);
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in (string[])["netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "sharptablesd.dll"), "--state-dir", StateDir, .. args])
             psi.ArgumentList.Add(a);
