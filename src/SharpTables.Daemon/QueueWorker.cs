@@ -7,8 +7,10 @@ namespace SharpTables.Daemon;
 /// One thread serving one NFQUEUE: reads packets, has <see cref="PacketPath.Decide"/> judge each,
 /// and answers the kernel in batches — consecutive packets with the same verdict and unchanged
 /// mark share one NFQNL_MSG_VERDICT_BATCH, sent when the socket has nothing more to read (so a
-/// lone packet is answered at once) or after <see cref="MaxBatch"/> packets. Nothing is allocated
-/// per packet.
+/// lone packet is answered at once) or after <see cref="MaxBatch"/> packets. Every answer is a
+/// batch verdict (for one packet it is the same as a single one), so a packet that somehow got
+/// no verdict (unparsable message, failed send) is settled by the next answer instead of
+/// occupying the queue forever. Nothing is allocated per packet.
 /// </summary>
 public sealed class QueueWorker
 {
@@ -24,7 +26,6 @@ public sealed class QueueWorker
     private volatile bool _stop;
     private bool _pending;
     private uint _pendingId, _pendingVerdict;
-    private int _pendingCount;
     private long _packets, _accepted, _dropped, _errors;
 
     public QueueWorker(NfQueue queue, PacketPath path, TextWriter log)
@@ -63,8 +64,10 @@ public sealed class QueueWorker
             {
                 if (!ServeOnce(PollMs)) continue;
             }
-            catch (NetlinkException e)
+            catch (Exception e)
             {
+                // A failed send (or a bug) must not end the thread: the queue would fill and drop
+                // everything. Packets left without a verdict are covered by the next batch verdict.
                 Interlocked.Increment(ref _errors);
                 _log.WriteLine($"sharptablesd: queue {_queue.Number}: {e.Message}");
                 _pending = false;
@@ -76,7 +79,10 @@ public sealed class QueueWorker
         {
             while (ServeOnce(0)) { }
         }
-        catch (NetlinkException) { }
+        catch (Exception)
+        {
+            // Stopping anyway; the kernel drops what is left when the queue closes.
+        }
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for packets and answers all that are ready (up to a batch). False when none came.</summary>
@@ -102,22 +108,19 @@ public sealed class QueueWorker
         if (mark != kernelMark)
         {
             Flush();
-            _queue.Verdict(id, verdict, mark);
+            _queue.VerdictBatch(id, verdict, mark);
             return;
         }
         if (_pending && verdict != _pendingVerdict) Flush();
         _pending = true;
         _pendingId = id;
         _pendingVerdict = verdict;
-        _pendingCount++;
     }
 
     private void Flush()
     {
         if (!_pending) return;
-        if (_pendingCount == 1) _queue.Verdict(_pendingId, _pendingVerdict);
-        else _queue.VerdictBatch(_pendingId, _pendingVerdict);
         _pending = false;
-        _pendingCount = 0;
+        _queue.VerdictBatch(_pendingId, _pendingVerdict);
     }
 }
