@@ -14,6 +14,7 @@ namespace SharpTables.Daemon;
 public sealed class PacketPath : IEngineObserver, IDisposable
 {
     private readonly ReplySender _replies = new();
+    private readonly object _swapLock = new();
     private readonly TextWriter _log;
 
     public PacketPath(Ruleset? ipv4, Ruleset? ipv6, TextWriter log, TimeProvider? time = null)
@@ -33,15 +34,17 @@ public sealed class PacketPath : IEngineObserver, IDisposable
     public long RepliesFailed => _replies.Failed;
 
     /// <summary>
-    /// Compiles and installs a new ruleset; conntrack, recent lists and other state stay.
-    /// Returns the compiled ruleset (e.g. for the hooks to divert).
+    /// Compiles a new ruleset while packets keep flowing, then installs it between two packets;
+    /// conntrack, recent lists and other state stay. Returns the compiled ruleset (e.g. for the
+    /// hooks to divert).
     /// </summary>
     public CompiledRuleset Swap(Ruleset? ipv4, Ruleset? ipv6)
     {
-        lock (Lock)
+        lock (_swapLock)
         {
             var compiled = CompiledRuleset.Compile(Engine.State, ipv4, ipv6);
-            Engine.Swap(compiled);
+            // The old ruleset is disposed by the swap: no packet may still be walking it.
+            lock (Lock) Engine.Swap(compiled);
             return compiled;
         }
     }

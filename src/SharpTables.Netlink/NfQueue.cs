@@ -41,7 +41,6 @@ public sealed class NfQueue : IDisposable
     private const byte MsgPacket = 0, MsgVerdict = 1, MsgConfig = 2, MsgVerdictBatch = 3;
     private const byte CmdBind = 1, CmdUnbind = 2;
     private const byte CopyPacket = 2; // NFQNL_COPY_PACKET
-    private const int EOPNOTSUPP = 95;
 
     private readonly NetlinkSocket _socket;
     private readonly byte[] _rx = new byte[0x10000 + 4096];
@@ -220,7 +219,4 @@ public sealed class NfQueue : IDisposable
         }
         _socket.Dispose();
     }
-
-    /// <summary>Whether a failure to set flags means this kernel lacks one of them.</summary>
-    public static bool IsUnsupported(NetlinkException e) => e.Errno == EOPNOTSUPP;
 }
