@@ -62,7 +62,7 @@ public sealed class QueueWorker
         {
             try
             {
-                if (!ServeOnce(PollMs)) continue;
+                ServeOnce(PollMs);
             }
             catch (Exception e)
             {
