@@ -1,0 +1,137 @@
+using SharpTables.Engine;
+using SharpTables.Netlink;
+using SharpTables.Packets;
+using SharpTables.Rules.Model;
+
+namespace SharpTables.Daemon;
+
+/// <summary>
+/// The engine as the queue workers share it: one <see cref="NetfilterEngine"/> (its conntrack
+/// table and REJECT reply queue are not concurrent, so packets go through it one at a time under
+/// <see cref="Lock"/>), the host's interfaces, and the raw sockets for the engine's own replies.
+/// Turns a queued packet into the kernel verdict (<see cref="Decide"/>).
+/// </summary>
+public sealed class PacketPath : IEngineObserver, IDisposable
+{
+    private readonly ReplySender _replies = new();
+    private readonly object _swapLock = new();
+    private readonly TextWriter _log;
+
+    public PacketPath(Ruleset? ipv4, Ruleset? ipv6, TextWriter log, TimeProvider? time = null)
+    {
+        _log = log;
+        var state = new EngineState(time) { Observer = this };
+        Interfaces = new HostInterfaces(state.Network);
+        Engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
+    }
+
+    /// <summary>Held while a packet runs through the engine, and for swaps and interface reloads.</summary>
+    public object Lock { get; } = new();
+    public NetfilterEngine Engine { get; }
+    public HostInterfaces Interfaces { get; }
+    /// <summary>REJECT replies sent and refused.</summary>
+    public long RepliesSent => _replies.Sent;
+    public long RepliesFailed => _replies.Failed;
+
+    /// <summary>
+    /// Compiles a new ruleset while packets keep flowing, then installs it between two packets;
+    /// conntrack, recent lists and other state stay. Returns the compiled ruleset (e.g. for the
+    /// hooks to divert).
+    /// </summary>
+    public CompiledRuleset Swap(Ruleset? ipv4, Ruleset? ipv6)
+    {
+        lock (_swapLock)
+        {
+            var compiled = CompiledRuleset.Compile(Engine.State, ipv4, ipv6);
+            // The old ruleset is disposed by the swap: no packet may still be walking it.
+            lock (Lock) Engine.Swap(compiled);
+            return compiled;
+        }
+    }
+
+    /// <summary>
+    /// Runs a queued packet through the engine and returns the NF_* verdict for the kernel;
+    /// <paramref name="p"/> (the caller's reusable packet) ends with the engine's mark.
+    ///
+    /// Hook mapping: LOCAL_OUT (and POSTROUTING without an input device) → <see cref="NetfilterEngine.SendLocal"/>;
+    /// everything else → <see cref="NetfilterEngine.Receive"/> on the input interface, which runs
+    /// PREROUTING and the engine's own routing to INPUT or FORWARD/POSTROUTING. A FORWARD packet's
+    /// TTL was already decremented by the kernel, so it is restored first (the engine decrements it
+    /// again, as ip_forward does). Partial checksums (offload, NFQA_SKB_CSUMNOTREADY) are completed
+    /// in the copy, so conntrack and REJECT see the packet as it is on the wire.
+    /// Engine verdicts: ACCEPT/DROP as they are; STOLEN (a fragment held for reassembly) is
+    /// accepted — the fragment that completes the datagram carries the datagram's verdict; QUEUE
+    /// (a rule's own -j NFQUEUE) passes the packet on to that queue.
+    /// </summary>
+    public uint Decide(in NfQueuePacket q, Packet p)
+    {
+        if (!p.Load(q.Payload) && p.Info.Version is not (4 or 6)) return NfVerdict.Drop;
+        if ((q.SkbInfo & NfSkbInfo.ChecksumNotReady) != 0 && q.OriginalLength == q.Payload.Length)
+            Checksum.SetTransport(p.WritableBytes);
+        p.Mark = q.Mark;
+        PacketResult result;
+        lock (Lock)
+        {
+            bool local = q.Hook == NfHook.LocalOut || (q.Hook == NfHook.PostRouting && q.InIfIndex == 0);
+            if (local)
+            {
+                p.SocketUid = q.Uid;
+                p.SocketGid = q.Gid;
+                result = Engine.SendLocal(p);
+            }
+            else
+            {
+                var iface = Interfaces[q.InIfIndex];
+                if (iface == null) return NfVerdict.Drop;
+                if (q.HwAddress.Length == 6) SetMacHeader(p, iface, q.HwAddress, q.HwProtocol);
+                if (q.Hook == NfHook.Forward) RestoreTtl(p);
+                result = Engine.Receive(p, iface);
+            }
+        }
+        return result.Verdict switch
+        {
+            Verdict.Accept or Verdict.Stolen => NfVerdict.Accept,
+            Verdict.Queue => NfVerdict.ToQueue(result.QueueNumber, result.QueueBypass),
+            _ => NfVerdict.Drop,
+        };
+    }
+
+    /// <summary>The frame's Ethernet header as the kernel's LOG and mac match see it: our MAC, the sender's, the ethertype.</summary>
+    private static void SetMacHeader(Packet p, NetInterface iface, ReadOnlySpan<byte> source, ushort ethertype)
+    {
+        Span<byte> h = stackalloc byte[14];
+        iface.Mac.CopyTo(h);
+        source.CopyTo(h[6..]);
+        h[12] = (byte)(ethertype >> 8);
+        h[13] = (byte)ethertype;
+        p.SetMacHeader(h);
+    }
+
+    /// <summary>Undoes ip_forward's / ip6_forward's TTL (hop limit) decrement, with the IPv4 checksum fixed.</summary>
+    private static void RestoreTtl(Packet p)
+    {
+        var b = p.WritableBytes;
+        if (p.Info.Version == 4 && b.Length >= 20 && b[8] < 255)
+        {
+            b[8]++;
+            Checksum.SetIpv4Header(b);
+            p.Info.Ttl++;
+        }
+        else if (p.Info.Version == 6 && b.Length >= 40 && b[7] < 255)
+        {
+            b[7]++;
+            p.Info.Ttl++;
+        }
+    }
+
+    /// <summary>A REJECT reply that made it through OUTPUT and POSTROUTING goes out for real.</summary>
+    void IEngineObserver.OnLocalOut(Packet p, in PacketResult result)
+    {
+        if (result.Verdict == Verdict.Accept) _replies.Send(p.Bytes);
+    }
+
+    /// <summary>LOG lines go to the daemon's log as the kernel would print them (after the timestamp).</summary>
+    void IEngineObserver.OnLog(in LogRecord record) => _log.WriteLine($"<{record.Level}>{record.Text}");
+
+    public void Dispose() => _replies.Dispose();
+}
