@@ -35,6 +35,8 @@ public sealed class Packet
     /// <summary>Owner of the sending socket (OUTPUT/POSTROUTING of locally generated packets); -1 when none.</summary>
     public int SocketUid = -1;
     public int SocketGid = -1;
+    /// <summary>skb->sk is set: the packet was sent by a socket of this host (a user socket, or the kernel's TCP/ICMP control sockets).</summary>
+    public bool HasSocket;
 
     /// <summary>The connection this packet belongs to; null = no conntrack entry (INVALID unless <see cref="Untracked"/>).</summary>
     public Connection? Conn;
@@ -70,6 +72,7 @@ public sealed class Packet
         PktType = PacketType.Host;
         Mark = 0;
         SocketUid = SocketGid = -1;
+        HasSocket = false;
         Conn = null;
         CtInfo = CtInfo.New;
         Untracked = false;

@@ -221,6 +221,8 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             Version = info.Version, Src = info.Destination, Dst = info.Source, Proto = IpProtocol.Tcp,
             SrcPort = info.DestinationPort, DstPort = info.SourcePort, Window = 0, Id = 0,
             IpFlags = (byte)(info.Version == 4 ? 2 : 0),
+            // ip_send_unicast_reply reflects the offending segment's TOS (IPv6: its traffic class).
+            Tos = info.Tos,
         };
         if ((info.TcpFlags & TcpFlagBits.Ack) != 0)
         {

@@ -287,6 +287,9 @@ public sealed class ScenarioRunner : IEngineObserver
         var p = new Packet();
         p.Load(bytes);
         p.Number = number;
+        // Everything the fw sends comes from a socket: the raw socket (owned by root) or the
+        // kernel's own TCP/ICMP control sockets (no owner the owner match could see).
+        p.HasSocket = true;
         if (rawSocket) { p.SocketUid = 0; p.SocketGid = 0; }
         var r = _engine.SendLocal(p);
         _firstResult ??= r;
@@ -370,7 +373,7 @@ public sealed class ScenarioRunner : IEngineObserver
                         var cell = c.RuleCounters(i);
                         d[$"{name}/{t.Name}/{c.Name}/{i + 1}"] = (new JsonObject
                         {
-                            ["family"] = name, ["table"] = t.Name, ["chain"] = c.Name, ["index"] = i + 1, ["rule"] = $"-A {c.Name} {c.RuleText(i)}",
+                            ["family"] = name, ["table"] = t.Name, ["chain"] = c.Name, ["index"] = i + 1, ["rule"] = $"-A {c.Name} {c.RuleText(i)}".TrimEnd(),
                         }, cell.Packets, cell.Bytes);
                     }
                 }
@@ -437,7 +440,7 @@ public sealed class ScenarioRunner : IEngineObserver
                     for (int i = 0; i < c.RuleCount; i++)
                         rs.Add(new JsonObject
                         {
-                            ["index"] = i + 1, ["rule"] = $"-A {c.Name} {c.RuleText(i)}",
+                            ["index"] = i + 1, ["rule"] = $"-A {c.Name} {c.RuleText(i)}".TrimEnd(),
                             ["packets"] = c.RuleCounters(i).Packets, ["bytes"] = c.RuleCounters(i).Bytes,
                         });
                     var co = new JsonObject { ["builtin"] = c.IsBuiltin };

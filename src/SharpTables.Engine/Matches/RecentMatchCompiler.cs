@@ -50,7 +50,7 @@ public sealed class CompiledRecentMatch : CompiledMatch, IDisposable
         var address = _destination ? info.Destination : info.Source;
         byte ttl = info.Ttl;
         // "use TTL as seen before forwarding": packets on their way out that no local socket sent.
-        if (p.Out != null && p.SocketUid < 0) ttl = unchecked((byte)(ttl + 1));
+        if (p.Out != null && !p.HasSocket) ttl = unchecked((byte)(ttl + 1));
         return _table.Match(_family, address, ttl, _flags, _invert, _seconds, _hitCount);
     }
 

@@ -114,6 +114,13 @@ public sealed class TcpMatch(TcpExtension ext) : MatchInstance
     {
         if (ctx.Protocol != 6 || ctx.InvertProtocol)
             throw Xt.Param("TCP match requires '-p tcp'");
+        if (Option != 0 || InvertOption) return; // kept as an xt_tcp match
+        // Native nftables form: "! --dport 0:N" is emitted as "tcp dport > N" and reads back as
+        // the range N+1:65535, no longer inverted (oracle: ! --dport 0:1023 saves as --dport 1024:65535).
+        if (InvertSource && SourceMin == 0 && SourceMax > 0 && SourceMax < ushort.MaxValue)
+            (SourceMin, SourceMax, InvertSource) = ((ushort)(SourceMax + 1), ushort.MaxValue, false);
+        if (InvertDest && DestMin == 0 && DestMax > 0 && DestMax < ushort.MaxValue)
+            (DestMin, DestMax, InvertDest) = ((ushort)(DestMax + 1), ushort.MaxValue, false);
     }
 
     /// <summary>
