@@ -23,7 +23,7 @@ internal static class Cli
         ulong seed = a.ULong("--seed", 1);
         int cases = a.Int("--cases", 200);
         int jobs = a.Int("--jobs", 1);
-        var oracle = new Oracle(a.Str("--oracle") ?? Oracle.DefaultPath(root), a.Int("--settle-ms", 10));
+        var oracle = new Oracle(a.Str("--oracle") ?? Oracle.DefaultPath(root), a.Int("--settle-ms", 30));
         var sim = Simulator.FromPath(a.Str("--sharptables") ?? Simulator.DefaultPath(root));
         switch (argv[0])
         {
@@ -106,11 +106,11 @@ internal static class Cli
             }
             Oracle.Minimise(outcome.Result, meta.RootElement.GetProperty("tag").GetString()!);
             string text = Oracle.ToText(outcome.Result);
-            // The rerun has its own random MAC addresses: map them to the recorded run's.
+            // The rerun has its own MAC addresses and connection ports: map them to the recorded run's.
             using var stored = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, BatchFiles.Oracle)));
-            text = Macs.MapTo(text, outcome.Result, stored.RootElement);
+            text = RunMapping.MapTo(text, outcome.Result, stored.RootElement);
             using var again = JsonDocument.Parse(text);
-            var report = BatchReport.Create(dir, again.RootElement);
+            var report = BatchReport.Create(dir, again.RootElement, oursFromKernel: true);
             s_log.Write(report.Render());
             return report;
         }

@@ -11,12 +11,12 @@ internal sealed class BatchReport(string dir, List<Mismatch> mismatches, CaseMap
     public int CaseCount { get; } = caseCount;
 
     /// <summary>Compares a batch's stored oracle result with <paramref name="ours"/>.</summary>
-    public static BatchReport Create(string dir, JsonElement ours)
+    public static BatchReport Create(string dir, JsonElement ours, bool oursFromKernel = false)
     {
         using var oracle = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, BatchFiles.Oracle)));
         using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, BatchFiles.Meta)));
         var map = new CaseMap(meta.RootElement);
-        return new BatchReport(dir, Comparator.Compare(oracle.RootElement, ours), map, meta.RootElement.GetProperty("cases").GetArrayLength());
+        return new BatchReport(dir, Comparator.Compare(oracle.RootElement, ours, oursFromKernel), map, meta.RootElement.GetProperty("cases").GetArrayLength());
     }
 
     /// <summary>A batch whose simulation failed: one mismatch for the whole batch.</summary>

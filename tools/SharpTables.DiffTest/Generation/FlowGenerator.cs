@@ -221,7 +221,10 @@ internal sealed class FlowGenerator(Rng r, BatchSpec batch, CaseSpec cs, Func<in
         var p = flow![0];
         // Cases that REJECT with ICMP errors keep bursts within the per-address error budget.
         p["count"] = cs.Features.Contains("reject-icmp") ? r.Range(3, IcmpBudget) : r.Range(3, 10);
-        if (r.Chance(0.5)) p["interval_ms"] = r.Pick([1, 5, 20, 40]);
+        // Packets of a burst are 20 ms or more apart. Closer packets can overtake each other when the machine is
+        // busy (the sender moves to the other CPU while the first CPU's softirq work is still queued), and
+        // nf_conncount skips its garbage collection for packets within one jiffy.
+        p["interval_ms"] = r.Pick([20, 25, 40]);
         // Same source port every time (one connection) now and then; otherwise each packet gets a new one.
         if (r.Chance(0.3) && (string)p["proto"]! != "icmp") p["sport"] = nextPort();
         return flow;
@@ -244,8 +247,11 @@ internal sealed class FlowGenerator(Rng r, BatchSpec batch, CaseSpec cs, Func<in
             {
                 var next = Packet((string)syn["dir"]!, a, Topo.FwEth0, "tcp");
                 next["sport"] = sport; next["dport"] = dport; next["seq"] = 5001;
-                // The firewall's ISN is unknown: the ACK does not complete the handshake (conntrack: INVALID or out of window).
-                next["flags"] = r.Pick(["A", "R", "PA", "FA", "S"]);
+                // The firewall's ISN is random, so after a listener's SYN-ACK a segment with ACK would be in or out of
+                // conntrack's window by chance: only segments without ACK follow it. A closed port answers with a RST
+                // of known sequence number, so anything may follow that.
+                bool listener = FwTcpListeners.Contains(dport);
+                next["flags"] = listener ? r.Pick(["R", "F", "S", "RP", "FU"]) : r.Pick(["A", "R", "PA", "FA", "S"]);
                 flow.Add(next);
             }
             return flow;
@@ -336,6 +342,7 @@ internal sealed class FlowGenerator(Rng r, BatchSpec batch, CaseSpec cs, Func<in
         {
             var again = (JsonObject)q.DeepClone();
             again["count"] = r.Range(2, 4);
+            again["interval_ms"] = 20;
             flow.Add(again);
         }
         return flow;
@@ -448,21 +455,24 @@ internal sealed class FlowGenerator(Rng r, BatchSpec batch, CaseSpec cs, Func<in
         return [p];
     }
 
-    /// <summary>A real kernel TCP connection (tail case only: real sockets cannot use spoofed addresses).</summary>
+    /// <summary>
+    /// A real kernel TCP connection (tail case only: real sockets cannot use spoofed addresses), always to a closed
+    /// port. A connection to a listener is not deterministic: the listener closes when its 50 ms poll loop gets
+    /// round to it, so the peer's delayed ACK of the FIN is sometimes sent alone and sometimes merged into the
+    /// FIN. A refused connection (SYN, RST) or a dropped one (one SYN, then the 900 ms timeout) always looks the same.
+    /// </summary>
     private List<JsonObject>? Connect()
     {
         var choices = new List<(int, Func<JsonObject>)>
         {
-            (50, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "in", ["dport"] = r.Weighted((40, 22), (40, 80), (20, 81)) }),
-            (20, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "out", ["dst"] = Topo.Client, ["dport"] = 8080 }),
+            (70, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "in", ["dport"] = r.Pick([81, 443, 8081]) }),
+            (15, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "out", ["dst"] = Topo.Client, ["dport"] = 8081 }),
         };
         if (batch.Router)
-        {
-            choices.Add((30, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "fwd", ["dst"] = Topo.Backend, ["dport"] = 80 }));
-            choices.Add((15, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "fwd-rev", ["dst"] = Topo.Client, ["dport"] = 8080 }));
-        }
+            choices.Add((15, () => new JsonObject { ["type"] = "tcp_connect", ["dir"] = "fwd", ["dst"] = Topo.Backend, ["dport"] = 81 }));
         var c = r.Weighted(choices.ToArray())();
-        if (r.Chance(0.5)) c["data"] = r.Pick(["hello\n", "GET / HTTP/1.0\r\n\r\n"]);
+        // A bound source port: the kernel's own pick is random and, for a refused connection, not reported.
+        c["sport"] = nextPort();
         return [c];
     }
 }
