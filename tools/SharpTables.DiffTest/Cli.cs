@@ -12,7 +12,10 @@ namespace SharpTables.DiffTest;
 /// </summary>
 internal static class Cli
 {
+    /// <summary>Progress and problems of the tool itself.</summary>
     private static readonly TextWriter s_log = TextWriter.Synchronized(Console.Error);
+    /// <summary>Comparison reports and summaries.</summary>
+    private static readonly TextWriter s_out = TextWriter.Synchronized(Console.Out);
 
     public static int Run(string[] argv)
     {
@@ -87,7 +90,7 @@ internal static class Cli
         var (doc, error) = sim.Run(dir);
         var report = doc == null ? BatchReport.Failed(dir, error!) : BatchReport.Create(dir, doc.RootElement);
         doc?.Dispose();
-        s_log.Write(report.Render());
+        s_out.Write(report.Render());
         return report;
     }
 
@@ -111,7 +114,7 @@ internal static class Cli
             text = RunMapping.MapTo(text, outcome.Result, stored.RootElement);
             using var again = JsonDocument.Parse(text);
             var report = BatchReport.Create(dir, again.RootElement, oursFromKernel: true);
-            s_log.Write(report.Render());
+            s_out.Write(report.Render());
             return report;
         }
         finally
@@ -132,7 +135,7 @@ internal static class Cli
         int cases = reports.Sum(r => r.CaseCount);
         int failed = reports.Sum(r => r.FailedCases);
         int mismatches = reports.Sum(r => r.Mismatches.Count);
-        s_log.WriteLine($"{reports.Count} batches, {cases} cases: {failed} cases with mismatches ({mismatches} mismatches)");
+        s_out.WriteLine($"{reports.Count} batches, {cases} cases: {failed} cases with mismatches ({mismatches} mismatches)");
         return mismatches == 0 ? 0 : 1;
     }
 

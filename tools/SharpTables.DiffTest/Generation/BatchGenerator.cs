@@ -217,7 +217,7 @@ internal static class BatchGenerator
     private static void Interleave(BatchSpec batch, Rng r)
     {
         foreach (var l in batch.Listeners) batch.Lines.Add((l, -1));
-        var queues = batch.Cases.Select(c => (c.Id, Flows: new Queue<List<ScenarioLine>>(c.Flows))).ToList();
+        var queues = batch.Cases.Select(c => (c.Id, Flows: new Queue<List<JsonObject>>(c.Flows))).ToList();
         int left = queues.Sum(q => q.Flows.Count);
         while (left > 0)
         {
@@ -228,8 +228,8 @@ internal static class BatchGenerator
                 if (pick >= q.Flows.Count) { pick -= q.Flows.Count; continue; }
                 foreach (var l in q.Flows.Dequeue())
                 {
-                    l.Json["label"] = "c" + q.Id;
-                    batch.Lines.Add((l.Json, q.Id));
+                    l["label"] = "c" + q.Id;
+                    batch.Lines.Add((l, q.Id));
                 }
                 break;
             }

@@ -8,11 +8,12 @@ namespace SharpTables.DiffTest.Generation;
 /// addresses, so the dispatch rules send it to the case's chains.
 /// <para>Robustness rules (the scenario must give the same kernel result on every run):</para>
 /// <list type="bullet">
-/// <item>ICMP errors the firewall sends (REJECT, closed UDP ports, unknown protocols, TTL expiry) are rate
+/// <item>ICMP errors the firewall sends (REJECT, closed UDP ports, unknown protocols, TTL expiry when it
+/// forwards) are rate
 /// limited per destination: 6 at once, then one per second. So each source address may send at most
 /// <see cref="IcmpBudget"/> packets that could draw one; beyond that the flow is not generated.</item>
 /// <item>Multi-line conversations (handshakes, request/reply, ICMP errors quoting an earlier packet) use
-/// explicit source ports from a batch-wide counter and stay together in the scenario.</item>
+/// explicit source ports from the case's own range and stay together in the scenario.</item>
 /// <item>Every own address a packet is sent to, or a DNAT rule points at, also sends a packet, because the
 /// oracle only creates static neighbour entries for packet sources (no ARP during a run).</item>
 /// <item>No ICMP fragmentation-needed or redirect is sent to the firewall itself (it would change its
@@ -68,7 +69,7 @@ internal sealed class FlowGenerator(Rng r, BatchSpec batch, CaseSpec cs, Func<in
             _sources.Add((string)l["src"]!);
             _targets.Add((string)l["dst"]!);
         }
-        cs.Flows.Add(lines.Select(l => new ScenarioLine(l)).ToList());
+        cs.Flows.Add(lines);
     }
 
     /// <summary>How many ICMP errors towards the line's source the firewall might send for it (conservatively).</summary>
@@ -86,7 +87,7 @@ internal sealed class FlowGenerator(Rng r, BatchSpec batch, CaseSpec cs, Func<in
         bool risky = cs.Features.Contains("reject-icmp") || cs.Features.Contains("nat") && proto != "tcp" && proto != "icmp"
             || toFw && proto == "udp" && !FwUdpListeners.Contains((int?)l["dport"] ?? 53)
             || toFw && proto is not ("tcp" or "udp" or "icmp")
-            || dir is "fwd" or "fwd-rev" && (int?)l["ttl"] is <= 1;
+            || (int?)l["ttl"] is <= 1;
         return risky ? count : 0;
     }
 

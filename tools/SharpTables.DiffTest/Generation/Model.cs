@@ -58,9 +58,6 @@ internal sealed class CaseTable(string name)
     public ChainSpec Body(Hook h) => Chains.First(c => !c.IsUser && c.Hook == h);
 }
 
-/// <summary>One scenario line and the case it belongs to.</summary>
-internal sealed record ScenarioLine(JsonObject Json);
-
 /// <summary>
 /// One generated test case: a ruleset fragment that only its own packets reach, and those packets.
 /// A case owns a block of four client-side addresses (and four backend-side ones in router batches);
@@ -78,7 +75,7 @@ internal sealed class CaseSpec(int id, int block)
     public List<string> BackendAddrs { get; } = [];
     public Dictionary<string, CaseTable> Tables { get; } = [];
     /// <summary>Flows (groups of lines that stay together in the scenario), in order.</summary>
-    public List<List<ScenarioLine>> Flows { get; } = [];
+    public List<List<JsonObject>> Flows { get; } = [];
     /// <summary>Features the case's rules use (for budgets and reports).</summary>
     public HashSet<string> Features { get; } = [];
     /// <summary>Which attempt of this case's seed was used (earlier ones were refused).</summary>

@@ -106,8 +106,8 @@ internal sealed class RuleGenerator(Rng r, BatchSpec batch, CaseSpec cs)
         var used = new HashSet<string>();
         for (int i = 0; i < matches; i++)
         {
-            var kind = MatchKind(table, h, proto);
-            if (kind == null || !used.Add(kind)) continue;
+            var kind = MatchKind(proto);
+            if (!used.Add(kind)) continue;
             Match(t, kind, proto, h);
         }
         t.Add(target.Words);
@@ -157,7 +157,7 @@ internal sealed class RuleGenerator(Rng r, BatchSpec batch, CaseSpec cs)
 
     // -------------------------------------------------------------- matches
 
-    private string? MatchKind(string table, Hook h, ProtoChoice p)
+    private string MatchKind(ProtoChoice p)
     {
         var choices = new List<(int, string)>
         {
