@@ -17,7 +17,24 @@ internal static class Cli
     /// <summary>Comparison reports and summaries.</summary>
     private static readonly TextWriter s_out = TextWriter.Synchronized(Console.Out);
 
+    /// <summary>Options that take a value (so their values are not taken for directories).</summary>
+    private static readonly string[] s_valued =
+        ["--seed", "--cases", "--out", "--per-batch", "--jobs", "--settle-ms", "--oracle", "--sharptables", "--keep", "--save-mismatches"];
+
     public static int Run(string[] argv)
+    {
+        try
+        {
+            return RunCommand(argv);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            s_log.WriteLine("difftest: " + e.Message);
+            return Usage();
+        }
+    }
+
+    private static int RunCommand(string[] argv)
     {
         if (argv.Length == 0 || argv[0] is "-h" or "--help") return Usage();
         var a = new Args(argv[1..]);
@@ -49,7 +66,7 @@ internal static class Cli
             }
             case "compare":
             {
-                var dirs = a.Positional("--sharptables", "--oracle").SelectMany(BatchFiles.Find).ToList();
+                var dirs = a.Positional(s_valued).SelectMany(BatchFiles.Find).ToList();
                 if (dirs.Count == 0) { s_log.WriteLine("compare: no batch directories given"); return 2; }
                 var reports = dirs.Select(d => Compare(sim, d)).ToList();
                 return Summarise(reports);
@@ -70,13 +87,15 @@ internal static class Cli
                 });
                 Throughput(cases, reports.Count(r => r != null), sw.Elapsed, rec);
                 int rc = Summarise(reports.Where(r => r != null).ToList()!);
-                if (a.Str("--keep") == null) Directory.Delete(outDir, recursive: true);
-                return reports.Any(r => r == null) ? 1 : rc;
+                if (reports.Any(r => r == null)) rc = 1;
+                if (a.Str("--keep") == null && rc == 0) Directory.Delete(outDir, recursive: true);
+                else s_log.WriteLine($"batches kept in {outDir}");
+                return rc;
             }
             case "stability":
             {
                 // Runs recorded batches through the kernel again: any difference is a timing-dependent choice of the generator.
-                var dirs = a.Positional("--oracle", "--settle-ms", "--jobs").SelectMany(BatchFiles.Find).ToList();
+                var dirs = a.Positional(s_valued).SelectMany(BatchFiles.Find).ToList();
                 var reports = ForEach(dirs, jobs, d => Rerun(oracle, d));
                 return Summarise(reports.Where(r => r != null).ToList()!);
             }
