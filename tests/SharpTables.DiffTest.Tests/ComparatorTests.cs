@@ -240,6 +240,7 @@ public class ComparatorTests
     [InlineData("out", """{"verdict":"accepted","send_error":"EPERM","hooks_seen":{"prerouting":0,"input":0,"forward":0,"output":1,"postrouting":1}}""", true)]
     [InlineData("out", """{"verdict":"dropped","send_error":"EPERM","hooks_seen":{"prerouting":0,"input":0,"forward":0,"output":0,"postrouting":0}}""", false)]
     [InlineData("out", """{"verdict":"accepted","hooks_seen":{"prerouting":1,"input":1,"forward":0,"output":1,"postrouting":1}}""", false)]
+    [InlineData("out", """{"verdict":"dropped","hooks_seen":{"prerouting":0,"input":0,"forward":0,"output":0,"postrouting":0}}""", false)]
     [InlineData("local", """{"verdict":"accepted","send_error":"EPERM","hooks_seen":{"prerouting":1,"input":1,"forward":0,"output":1,"postrouting":1}}""", true)]
     [InlineData("local", """{"verdict":"dropped","hooks_seen":{"prerouting":1,"input":0,"forward":0,"output":1,"postrouting":1}}""", false)]
     public void A_packet_counted_together_with_a_kernel_packet_of_the_same_id_is_recognised(string dir, string packet, bool collided) =>

@@ -183,9 +183,9 @@ public static class Comparator
     /// Whether the oracle's record of a scenario packet shows that another packet with the same IP ID was
     /// counted with it: a hook passed twice (a scenario packet passes each hook at most once); a packet from
     /// outside (in, fwd, fwd-rev) seen at OUTPUT (only packets the firewall makes pass there); or a packet the
-    /// firewall sent (out) whose send succeeded or failed against the verdict (a drop in OUTPUT or POSTROUTING
-    /// makes sendto fail with EPERM, so the send result is the verdict), or a local one whose send failed but
-    /// which was seen at INPUT.
+    /// firewall sent (out, local) whose send failed with EPERM (a drop in OUTPUT or POSTROUTING) but which was
+    /// still seen to get through. (The other way round is no contradiction: with conntrack, OUTPUT's
+    /// defragmentation takes a fragment without an error.)
     /// </summary>
     public static bool Collided(string dir, JsonElement packet)
     {
@@ -193,10 +193,7 @@ public static class Comparator
         foreach (var hook in new[] { "prerouting", "input", "forward", "output", "postrouting" })
             if (Long(h, hook) is > 1) return true;
         if (dir is "in" or "fwd" or "fwd-rev" && Long(h, "output") is > 0) return true;
-        bool sent = Str(packet, "send_error") == null, accepted = Str(packet, "verdict") == "accepted";
-        if (dir == "out" && sent != accepted) return true;
-        if (dir == "local" && !sent && accepted) return true;
-        return false;
+        return dir is "out" or "local" && Str(packet, "send_error") == "EPERM" && Str(packet, "verdict") == "accepted";
     }
 
     private static string Hooks(JsonElement h)
