@@ -17,8 +17,19 @@ internal static class InProcess
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int rc;
-        // The CLI keeps a few process-wide settings (the warning writer): one call at a time.
-        lock (s_lock) rc = SharpTablesCli.Run(["--state-dir", state, .. args], stdout, stderr, TextReader.Null);
+        // The CLI keeps a few process-wide settings (the warning writer): one call at a time. Its state
+        // directory (which simulate should not need) is a private one, removed again.
+        lock (s_lock)
+        {
+            try
+            {
+                rc = SharpTablesCli.Run(["--state-dir", state, .. args], stdout, stderr, TextReader.Null);
+            }
+            finally
+            {
+                if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
+            }
+        }
         return (rc, stdout.ToString(), stderr.ToString());
     }
 
