@@ -1,0 +1,1 @@
+return SharpTables.DiffTest.Cli.Run(args);
