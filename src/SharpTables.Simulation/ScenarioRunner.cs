@@ -213,7 +213,15 @@ public sealed class ScenarioRunner : IEngineObserver
         };
         prec["hooks_seen"] = hooks;
         bool accepted = it.Dir is "in" or "local" ? (seen & HookMask.Input) != 0 : (seen & HookMask.PostRouting) != 0;
-        string verdict = accepted ? "accepted" : (seen & HookMask.PreRouting) != 0 || from == "fw" ? "dropped" : "not-seen";
+        // oracle-run's rule: "dropped" when the packet arrived (seen at PREROUTING, or for "local" passed
+        // OUTPUT; an "out" packet always counts as sent), "not-seen" otherwise.
+        bool arrived = it.Dir switch
+        {
+            "out" => true,
+            "local" => (seen & (HookMask.PreRouting | HookMask.Output)) != 0,
+            _ => (seen & HookMask.PreRouting) != 0,
+        };
+        string verdict = accepted ? "accepted" : arrived ? "dropped" : "not-seen";
         prec["verdict"] = verdict;
         if (it.Str("expect") is string e) prec["expect_ok"] = e == "accept" ? accepted : !accepted;
         var logs = _log.Skip(logStart).Where(l => l.Packet == n).Select(l => (JsonNode)l.Text).ToArray();
