@@ -306,6 +306,45 @@ public sealed class ControlTests
         Assert.Equal(0, Cli(d.StateDir, "-S").Rc);
     }
 
+    [NetnsFact]
+    public void Recent_lists_are_shown_and_edited_in_the_live_engine()
+    {
+        const string rules = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
+            "-A INPUT -p tcp -m tcp --dport 22 -m recent --rcheck --name BLOCK --rsource -j DROP\n" +
+            "-A INPUT -p tcp -m tcp --dport 80 -m recent --set --name SEEN --rsource -j ACCEPT\n" +
+            "COMMIT\n";
+        using var lab = new NetnsLab();
+        using var web = Listen(lab.Fw, IPAddress.Any, 80);
+        using var ssh = Listen(lab.Fw, IPAddress.Any, 22);
+        using var d = lab.StartDaemon(rules);
+
+        // The files of /proc/net/xt_recent: one list per --name.
+        Assert.Equal((0, "BLOCK\nSEEN\n", ""), Cli(d.StateDir, "recent"));
+        Assert.Equal((0, "", ""), Cli(d.StateDir, "recent", "BLOCK"));
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 22));
+
+        // echo +ADDR > /proc/net/xt_recent/BLOCK: the next SYN from that address is dropped.
+        Assert.Equal((0, "", ""), Cli(d.StateDir, "recent", "BLOCK", "+198.51.100.2"));
+        Assert.Matches(@"^src=198\.51\.100\.2 ttl: 0 last_seen: \d+ oldest_pkt: 1 \d+\n$", Cli(d.StateDir, "recent", "BLOCK").Out);
+        Assert.Equal(ConnectResult.TimedOut, Connect(lab.Client, FwAddress, 22, timeoutMs: 1200));
+        Assert.Equal((0, "", ""), Cli(d.StateDir, "recent", "BLOCK", "-198.51.100.2"));
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 22));
+        Assert.Equal((0, "", ""), Cli(d.StateDir, "recent", "BLOCK", "+198.51.100.2"));
+        Assert.Equal((0, "", ""), Cli(d.StateDir, "recent", "BLOCK", "/"));
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 22));
+
+        // What the engine records shows too: --set stamps every packet of the connection and keeps
+        // its TTL (64 from a local socket).
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 80));
+        Assert.Matches(@"^src=198\.51\.100\.2 ttl: 64 last_seen: \d+ oldest_pkt: \d+ \d+(, \d+)+\n$", Cli(d.StateDir, "recent", "SEEN").Out);
+
+        // The errors the kernel's proc file gives (ENOENT, EINVAL).
+        Assert.Equal((1, "", "sharptables recent: NOSUCH: No such file or directory\n"), Cli(d.StateDir, "recent", "NOSUCH"));
+        Assert.Equal((1, "", "sharptables recent: BLOCK: Invalid argument\n"), Cli(d.StateDir, "recent", "BLOCK", "+300.1.1.1"));
+        Assert.Equal((1, "", "sharptables recent: BLOCK: Invalid argument\n"), Cli(d.StateDir, "recent", "BLOCK", "198.51.100.2"));
+        Assert.Equal(2, Cli(d.StateDir, "recent", "BLOCK", "+1.2.3.4", "extra").Rc);
+    }
+
     // --- helpers ---
 
     /// <summary>"packets bytes" of the INPUT rule whose text contains <paramref name="match"/>, from save -c through the CLI.</summary>
