@@ -16,6 +16,10 @@ public sealed record DaemonOptions
     /// <summary>The iptables binaries used for the diversion.</summary>
     public string Iptables { get; init; } = "iptables";
     public string Ip6tables { get; init; } = "ip6tables";
+    /// <summary>The syslog socket LOG lines are sent to; null for none (then, without an event file either, they go to the daemon's log).</summary>
+    public string? SyslogSocket { get; init; }
+    /// <summary>The JSON-lines file LOG lines are appended to; null for none.</summary>
+    public string? EventFile { get; init; }
 }
 
 /// <summary>
@@ -43,8 +47,13 @@ public sealed class SharpTablesDaemon : IDisposable
         _log = log;
         _model4 = ipv4 ?? new Ruleset(Family.IPv4);
         _model6 = ipv6 ?? new Ruleset(Family.IPv6);
-        Path = new PacketPath(_model4, _model6, log);
+        if (options.SyslogSocket != null || options.EventFile != null)
+            LogOutput = new LogOutput(options.SyslogSocket, options.EventFile, log);
+        Path = new PacketPath(_model4, _model6, log, logOutput: LogOutput);
     }
+
+    /// <summary>Where LOG lines go (syslog, event file); null when they go to the daemon's log.</summary>
+    public LogOutput? LogOutput { get; }
 
     /// <summary>The shared engine and what surrounds it.</summary>
     public PacketPath Path { get; }
@@ -211,12 +220,13 @@ public sealed class SharpTablesDaemon : IDisposable
         }
         double seconds = Math.Max(1e-3, (DateTime.UtcNow - _started).TotalSeconds);
         return $"packets={packets} accepted={accepted} dropped={dropped} replies={Path.RepliesSent} reply_failures={Path.RepliesFailed} " +
-               $"errors={errors} seconds={seconds:F1} pps={packets / seconds:F0}";
+               $"errors={errors} log_lines={LogOutput?.Written ?? 0} log_lost={LogOutput?.Lost ?? 0} seconds={seconds:F1} pps={packets / seconds:F0}";
     }
 
     public void Dispose()
     {
         Stop();
         Path.Dispose();
+        LogOutput?.Dispose();
     }
 }
