@@ -81,6 +81,8 @@ public static class SharpTablesCli
                 return 2;
             }
         }
+        if (word is "demo")
+            return context.InDaemon ? NotThroughDaemon(word, stderr) : Demo.DemoCommand.Run(args.Skip(1).ToList(), stdout, stderr);
         if (context.Host == null)
         {
             Socket? daemon;
