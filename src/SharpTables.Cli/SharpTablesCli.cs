@@ -83,6 +83,8 @@ public static class SharpTablesCli
         }
         if (word is "demo")
             return context.InDaemon ? NotThroughDaemon(word, stderr) : Demo.DemoCommand.Run(args.Skip(1).ToList(), stdout, stderr);
+        if (word is "service" && !ServiceCommand.IsSave(args))
+            return context.InDaemon ? NotThroughDaemon(word, stderr) : ServiceCommand.Run(args.Skip(1).ToList(), store.Directory, stdout, stderr);
         if (context.Host == null)
         {
             Socket? daemon;
@@ -103,6 +105,7 @@ public static class SharpTablesCli
         var host = context.Host ?? FileRulesetHost.Instance;
         try
         {
+            if (word == "service") return ServiceCommand.Save(host, store.Directory, context, stdout);
             if (prog.EndsWith("-save", StringComparison.Ordinal)) return SaveCommand(args, host, store, stdout, prog, context);
             if (prog.EndsWith("-restore", StringComparison.Ordinal)) return RestoreCommand(args, host, store, stdout, stdin, prog, context);
             return IptablesCommand(args, host, store, stdout, family);

@@ -127,6 +127,10 @@ public sealed partial class ControlServer : IDisposable
                 {
                     response = Execute(ControlProtocol.Read<ControlRequest>(stream));
                 }
+                catch (ControlProtocolException e) when (e.Closed)
+                {
+                    return; // a client checking that the daemon is there
+                }
                 catch (ControlProtocolException e)
                 {
                     _log.WriteLine($"sharptablesd: control: bad message: {e.Message}");

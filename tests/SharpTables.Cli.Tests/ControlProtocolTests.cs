@@ -63,4 +63,27 @@ public class ControlProtocolTests
         Assert.Equal(0, h.Run("-A", "INPUT", "-j", "ACCEPT").Rc);
         Assert.Contains("-A INPUT -j ACCEPT", File.ReadAllText(h.RulesFile));
     }
+
+    [Fact]
+    public void Service_status_without_a_daemon_says_the_firewall_is_not_running()
+    {
+        using var h = new CliHarness();
+        Assert.Equal((3, "sharptablesd: Firewall is not running.\n", ""), h.Run("service", "status"));
+        Assert.Equal((2, "", "usage: sharptables service start|stop|restart|status|save\n"), h.Run("service", "reload"));
+    }
+
+    [Fact]
+    public void Service_save_offline_keeps_a_dated_backup_of_the_previous_file()
+    {
+        using var h = new CliHarness();
+        Assert.Equal(0, h.Run("-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT").Rc);
+        var before = File.ReadAllText(h.RulesFile);
+        var (rc, output, err) = h.Run("service", "save");
+        Assert.Equal((0, ""), (rc, err));
+        var backup = Assert.Single(Directory.GetFiles(h.StateDir, "rules.v4-*_BAK"));
+        Assert.Equal($"sharptables: Saving firewall rules to {h.RulesFile}: [  OK  ] (previous file kept as {Path.GetFileName(backup)})\n", output);
+        Assert.Equal(before, File.ReadAllText(backup));
+        Assert.Equal(before, File.ReadAllText(h.RulesFile));
+        Assert.False(File.Exists(h.RulesFile6));
+    }
 }

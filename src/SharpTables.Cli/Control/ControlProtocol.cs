@@ -64,14 +64,21 @@ public static class ControlProtocol
         while (got < buffer.Length)
         {
             int r = stream.Read(buffer[got..]);
-            if (r == 0) throw new ControlProtocolException(got == 0 && buffer.Length == 4 ? "connection closed" : "message cut short");
+            if (r == 0)
+                throw got == 0 && buffer.Length == 4
+                    ? new ControlProtocolException("connection closed") { Closed = true }
+                    : new ControlProtocolException("message cut short");
             got += r;
         }
     }
 }
 
 /// <summary>A control message that cannot be understood.</summary>
-public sealed class ControlProtocolException(string message) : Exception(message);
+public sealed class ControlProtocolException(string message) : Exception(message)
+{
+    /// <summary>The peer closed the connection before sending anything (a client only checking that the daemon answers).</summary>
+    public bool Closed { get; init; }
+}
 
 /// <summary>A command for the daemon: the whole command line and what it needs of the caller's environment.</summary>
 public sealed record ControlRequest

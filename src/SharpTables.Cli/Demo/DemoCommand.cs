@@ -1,5 +1,5 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Reflection;
 using System.Text.Json;
 
 namespace SharpTables.Cli.Demo;
@@ -31,7 +31,7 @@ internal static class DemoCommand
             stderr.WriteLine("usage: sharptables demo");
             return 2;
         }
-        if (geteuid() != 0)
+        if (Installation.EffectiveUid() != 0)
         {
             stderr.WriteLine("sharptables demo: needs root: it creates two network namespaces joined by a veth pair, runs sharptablesd in one");
             stderr.WriteLine("(NFQUEUE and iptables rules inside that namespace) and sends raw packets from the other. Nothing outside them is touched.");
@@ -39,7 +39,7 @@ internal static class DemoCommand
             return 1;
         }
         if (Missing(stderr) is { } problem) return problem;
-        var daemonDll = FindDaemon();
+        var daemonDll = Installation.DaemonDll();
         if (daemonDll == null)
         {
             stderr.WriteLine($"sharptables demo: sharptablesd.dll not found next to {AppContext.BaseDirectory} (run ./setup first)");
@@ -97,7 +97,7 @@ internal static class DemoCommand
         Step(o, 4, "sharptablesd starts in the server namespace with the seed web-host ruleset");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "rules.v4"), WebHostRules());
-        lab.StartDaemon(Dotnet(), daemonDll, cancel);
+        lab.StartDaemon(Installation.Dotnet(), daemonDll, cancel);
         o.WriteLine($"   {lab.DaemonOutput.Split('\n').First(l => l.StartsWith("sharptablesd: ready", StringComparison.Ordinal)).Trim()}");
         o.WriteLine($"   $ sharptables --state-dir {dir} -S        (answered by the daemon over {dir}/control.sock)");
         Cli(o, dir, "-S");
@@ -199,13 +199,13 @@ internal static class DemoCommand
     /// <summary>ip and iptables are needed; iptables is installed through apt-get when it is missing (we are root).</summary>
     private static int? Missing(TextWriter stderr)
     {
-        if (Which("ip") == null)
+        if (Installation.Which("ip") == null)
         {
             stderr.WriteLine("sharptables demo: needs `ip` (iproute2): apt-get install iproute2");
             return 1;
         }
-        if (Which("iptables") != null) return null;
-        if (Which("apt-get") == null)
+        if (Installation.Which("iptables") != null) return null;
+        if (Installation.Which("apt-get") == null)
         {
             stderr.WriteLine("sharptables demo: needs `iptables` (sharptablesd diverts packets with it)");
             return 1;
@@ -217,32 +217,9 @@ internal static class DemoCommand
             DemoLab.Run("apt-get", "update", "-qq");
             (rc, output) = DemoLab.Run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "iptables");
         }
-        if (rc == 0 && Which("iptables") != null) return null;
+        if (rc == 0 && Installation.Which("iptables") != null) return null;
         stderr.WriteLine($"sharptables demo: installing iptables failed: {output.Trim()}");
         return 1;
-    }
-
-    private static string? Which(string name)
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]))
-            if (dir.Length > 0 && File.Exists(Path.Combine(dir, name))) return Path.Combine(dir, name);
-        return null;
-    }
-
-    /// <summary>sharptablesd.dll: next to this program (tests, artifacts/daemon) or in ../daemon (artifacts/cli), or $SHARPTABLESD_DLL.</summary>
-    private static string? FindDaemon()
-    {
-        var env = Environment.GetEnvironmentVariable("SHARPTABLESD_DLL");
-        foreach (var candidate in new[] { env, Path.Combine(AppContext.BaseDirectory, "sharptablesd.dll"), Path.Combine(AppContext.BaseDirectory, "..", "daemon", "sharptablesd.dll") })
-            if (!string.IsNullOrEmpty(candidate) && File.Exists(candidate)) return Path.GetFullPath(candidate);
-        return null;
-    }
-
-    /// <summary>The dotnet host running us (it runs the daemon too), else the one on PATH.</summary>
-    private static string Dotnet()
-    {
-        var self = Environment.ProcessPath;
-        return self != null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : Which("dotnet") ?? "dotnet";
     }
 
     /// <summary>One demo at a time: they share the namespace names.</summary>
@@ -259,5 +236,4 @@ internal static class DemoCommand
         }
     }
 
-    [DllImport("libc")] private static extern uint geteuid();
 }
