@@ -26,6 +26,7 @@ public sealed partial class ControlServer : IDisposable
     private Socket? _listener;
     private Thread? _acceptThread;
 
+    /// <summary>A server for <paramref name="daemon"/>'s rulesets on <paramref name="host"/>'s state directory; <see cref="Start"/> binds it.</summary>
     public ControlServer(SharpTablesDaemon daemon, DaemonRulesetHost host, TextWriter log)
     {
         _daemon = daemon;
@@ -210,6 +211,7 @@ public sealed partial class ControlServer : IDisposable
         }
     }
 
+    /// <summary>Same as <see cref="Stop"/>.</summary>
     public void Dispose() => Stop();
 
     [LibraryImport("libc")] private static partial uint geteuid();

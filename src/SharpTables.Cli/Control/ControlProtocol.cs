@@ -124,6 +124,7 @@ public sealed class OutputRecorder
     private readonly StringBuilder _current = new();
     private int _fd;
 
+    /// <summary>An empty recording.</summary>
     public OutputRecorder()
     {
         Out = new StreamWriter(this, 1);
