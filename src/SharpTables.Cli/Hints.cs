@@ -6,20 +6,21 @@ namespace SharpTables.Cli;
 /// </summary>
 public static class Hints
 {
-    public static void Write(IReadOnlyList<string> argv, TextWriter stderr)
+    /// <summary>Writes the hint for <paramref name="argv"/>, if any, when <paramref name="mode"/> (SHARPTABLES_HINTS) and the terminal allow.</summary>
+    public static void Write(IReadOnlyList<string> argv, TextWriter stderr, string? mode, bool stderrIsTerminal)
     {
-        var mode = Environment.GetEnvironmentVariable("SHARPTABLES_HINTS");
         bool show = mode switch
         {
             "always" => true,
             "never" => false,
-            _ => !Console.IsErrorRedirected,
+            _ => stderrIsTerminal,
         };
         if (!show) return;
         var hint = Find(argv);
         if (hint != null) stderr.WriteLine("hint: " + hint);
     }
 
+    /// <summary>The hint for a command line, or null.</summary>
     public static string? Find(IReadOnlyList<string> argv)
     {
         for (int i = 0; i < argv.Count; i++)

@@ -17,9 +17,18 @@ public sealed class PacketPath : IEngineObserver, IDisposable
     private readonly object _swapLock = new();
     private readonly TextWriter _log;
 
-    public PacketPath(Ruleset? ipv4, Ruleset? ipv6, TextWriter log, TimeProvider? time = null)
+    private readonly LogOutput? _logOutput;
+    // LOG lines of the packet being decided, and of the replies it caused (with their verdicts),
+    // posted once the packet's own verdict is known. Reused; touched only under Lock.
+    private readonly List<LogRecord> _packetLogs = [];
+    private readonly List<(LogRecord Record, string? Verdict)> _replyLogs = [];
+    private int _replyLogStart;
+
+    /// <param name="logOutput">Where LOG lines go (syslog, event file); null: to <paramref name="log"/>.</param>
+    public PacketPath(Ruleset? ipv4, Ruleset? ipv6, TextWriter log, TimeProvider? time = null, LogOutput? logOutput = null)
     {
         _log = log;
+        _logOutput = logOutput;
         var state = new EngineState(time) { Observer = this };
         Interfaces = new HostInterfaces(state.Network);
         Engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
@@ -87,6 +96,7 @@ public sealed class PacketPath : IEngineObserver, IDisposable
                 if (q.Hook == NfHook.Forward) RestoreTtl(p);
                 result = Engine.Receive(p, iface);
             }
+            if (_packetLogs.Count + _replyLogs.Count > 0) PostLogs(LogOutput.VerdictName(result.Verdict));
         }
         return result.Verdict switch
         {
@@ -128,10 +138,38 @@ public sealed class PacketPath : IEngineObserver, IDisposable
     void IEngineObserver.OnLocalOut(Packet p, in PacketResult result)
     {
         if (result.Verdict == Verdict.Accept) _replies.Send(p.Bytes);
+        // The LOG lines since the previous reply were this reply's.
+        var verdict = LogOutput.VerdictName(result.Verdict);
+        for (int i = _replyLogStart; i < _replyLogs.Count; i++) _replyLogs[i] = (_replyLogs[i].Record, verdict);
+        _replyLogStart = _replyLogs.Count;
     }
 
-    /// <summary>LOG lines go to the daemon's log as the kernel would print them (after the timestamp).</summary>
-    void IEngineObserver.OnLog(in LogRecord record) => _log.WriteLine($"<{record.Level}>{record.Text}");
+    /// <summary>
+    /// A LOG line, kept until the verdict is known. A reply is walked only after its packet's walk
+    /// ended (REJECT is final), and while replies are walked the engine's LocalOut queue holds
+    /// them, which tells the two kinds of lines apart.
+    /// </summary>
+    void IEngineObserver.OnLog(in LogRecord record)
+    {
+        if (Engine.State.LocalOut.Count > 0) _replyLogs.Add((record, null));
+        else _packetLogs.Add(record);
+    }
+
+    /// <summary>Hands the packet's LOG lines (then its replies') to the output, in the order they fired.</summary>
+    private void PostLogs(string? verdict)
+    {
+        foreach (var r in _packetLogs) Post(r, verdict);
+        foreach (var (r, v) in _replyLogs) Post(r, v);
+        _packetLogs.Clear();
+        _replyLogs.Clear();
+        _replyLogStart = 0;
+    }
+
+    private void Post(in LogRecord record, string? verdict)
+    {
+        if (_logOutput != null) _logOutput.Post(record, verdict);
+        else _log.WriteLine($"<{record.Level}>{record.Text}");
+    }
 
     public void Dispose() => _replies.Dispose();
 }

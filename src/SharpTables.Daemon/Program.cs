@@ -7,20 +7,25 @@ using SharpTables.Rules.Storage;
 namespace SharpTables.Daemon;
 
 /// <summary>
-/// <c>sharptablesd [--state-dir DIR] [--queue N] [--queues K] [--fail-open] [--iptables PATH] [--ip6tables PATH]</c>:
+/// <c>sharptablesd [--state-dir DIR] [--queue N] [--queues K] [--fail-open] [--syslog PATH|none] [--events FILE|none] [--iptables PATH] [--ip6tables PATH]</c>:
 /// loads rules.v4 (and rules.v6 when present) from the state directory, diverts the hooks they use
-/// to NFQUEUE N (..N+K-1), judges every packet with the engine in the foreground until SIGINT or
-/// SIGTERM, then removes the diversion. Prints "sharptablesd: ready ..." on stderr once packets flow.
+/// to NFQUEUE N (..N+K-1), judges every packet with the engine in the foreground and takes
+/// commands on DIR/control.sock until SIGINT or SIGTERM, then removes the diversion and writes
+/// the live counters to the state files. LOG lines go to syslog (/dev/log) and DIR/events.jsonl
+/// (<see cref="LogOutput"/>). Prints "sharptablesd: ready ..." on stderr once packets flow and the
+/// control socket listens.
 /// </summary>
 public static class Program
 {
     private const string Usage =
-        "usage: sharptablesd [--state-dir DIR] [--queue N] [--queues K] [--fail-open] [--iptables PATH] [--ip6tables PATH]";
+        "usage: sharptablesd [--state-dir DIR] [--queue N] [--queues K] [--fail-open] [--syslog PATH|none] [--events FILE|none]\n" +
+        "                    [--iptables PATH] [--ip6tables PATH]";
 
     public static int Main(string[] args)
     {
         var log = Console.Error;
         string? stateDir = null;
+        string? syslog = LogOutput.DefaultSyslogSocket, events = "";
         var options = new DaemonOptions();
         try
         {
@@ -37,6 +42,8 @@ public static class Program
                         options = options with { Queues = k };
                         break;
                     case "--fail-open": options = options with { FailOpen = true }; break;
+                    case "--syslog": syslog = Value(); break;
+                    case "--events": events = Value(); break;
                     case "--iptables": options = options with { Iptables = Value() }; break;
                     case "--ip6tables": options = options with { Ip6tables = Value() }; break;
                     case "-h" or "--help": Console.Out.WriteLine(Usage); return 0;
@@ -54,6 +61,11 @@ public static class Program
 
         Ruleset ipv4, ipv6;
         var dir = StateStore.ResolveDirectory(stateDir);
+        options = options with
+        {
+            SyslogSocket = syslog == "none" ? null : syslog,
+            EventFile = events == "none" ? null : events is "" or null ? System.IO.Path.Combine(dir, LogOutput.EventFileName) : events,
+        };
         try
         {
             var store4 = new StateStore(dir, Family.IPv4);
@@ -70,15 +82,24 @@ public static class Program
             return 1;
         }
 
+        if (ControlServer.AnotherIsRunning(dir))
+        {
+            log.WriteLine($"sharptablesd: another sharptablesd is running on {dir} (it answers on {Cli.Control.ControlProtocol.SocketPath(dir)})");
+            return 1;
+        }
+
         using var stop = new ManualResetEventSlim();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
         using var daemon = new SharpTablesDaemon(options, ipv4, ipv6, log);
+        var host = new DaemonRulesetHost(daemon, dir);
+        using var control = new ControlServer(daemon, host, log);
         try
         {
             daemon.Start();
+            control.Start();
         }
-        catch (Exception e) when (e is NetlinkException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is NetlinkException or InvalidOperationException or System.ComponentModel.Win32Exception or IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
             log.WriteLine($"sharptablesd: {e.Message}");
             if (e is NetlinkException { Errno: 1 })
@@ -89,7 +110,16 @@ public static class Program
         log.WriteLine($"sharptablesd: ready: {queues}, {dir}, IPv4 diverted at {daemon.DivertedIPv4}, IPv6 at {daemon.DivertedIPv6}, " +
                       (options.FailOpen ? "fail-open" : "fail-closed"));
         stop.Wait();
+        control.Stop();
         daemon.Stop();
+        try
+        {
+            host.PersistCounters();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or XtablesException)
+        {
+            log.WriteLine($"sharptablesd: counters not saved: {e.Message}");
+        }
         log.WriteLine($"sharptablesd: stopped: {daemon.Summary()}");
         return 0;
     }

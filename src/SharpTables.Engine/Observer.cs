@@ -2,8 +2,8 @@ using SharpTables.Rules.Model;
 
 namespace SharpTables.Engine;
 
-/// <summary>A LOG target firing: the syslog level and the line as the kernel prints it (after the timestamp).</summary>
-public readonly record struct LogRecord(int Level, string Text, long PacketNumber);
+/// <summary>A LOG target firing: the syslog level, the line as the kernel prints it (after the timestamp), and the rule's --log-prefix (the start of the line).</summary>
+public readonly record struct LogRecord(int Level, string Text, long PacketNumber, string Prefix = "");
 
 /// <summary>An NFLOG target firing.</summary>
 public readonly record struct NflogRecord(ushort Group, string Prefix, Hook Hook, long PacketNumber);

@@ -231,6 +231,14 @@ public sealed partial class NetnsLab : IDisposable
         return d;
     }
 
+    /// <summary>Starts <c>sharptablesd</c> on an existing state directory (a restart); the directory is left in place.</summary>
+    public DaemonProcess RestartDaemon(string stateDir, params string[] args)
+    {
+        var d = new DaemonProcess(Fw, stateDir, args);
+        _daemons.Add(d);
+        return d;
+    }
+
     /// <summary>The kernel's view of the fw namespace's queues (/proc/net/netfilter/nfnetlink_queue): queue number → packets queued so far (id_sequence).</summary>
     public Dictionary<int, long> QueuedPackets()
     {
@@ -334,10 +342,15 @@ public sealed class DaemonProcess : IDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DaemonProcess(string ns, string rules, string? rules6, string[] args)
+        : this(ns, NewStateDir(rules, rules6), args)
     {
-        StateDir = Directory.CreateTempSubdirectory("sharptablesd-test-").FullName;
-        File.WriteAllText(Path.Combine(StateDir, "rules.v4"), rules);
-        if (rules6 != null) File.WriteAllText(Path.Combine(StateDir, "rules.v6"), rules6);
+        _ownsStateDir = true;
+    }
+
+    /// <summary>Runs the daemon on an existing state directory, which stays when the daemon is disposed.</summary>
+    public DaemonProcess(string ns, string stateDir, string[] args)
+    {
+        StateDir = stateDir;
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in (string[])["netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "sharptablesd.dll"), "--state-dir", StateDir, .. args])
             psi.ArgumentList.Add(a);
@@ -355,6 +368,15 @@ public sealed class DaemonProcess : IDisposable
     }
 
     public string StateDir { get; }
+    private readonly bool _ownsStateDir;
+
+    private static string NewStateDir(string rules, string? rules6)
+    {
+        var dir = Directory.CreateTempSubdirectory("sharptablesd-test-").FullName;
+        File.WriteAllText(Path.Combine(dir, "rules.v4"), rules);
+        if (rules6 != null) File.WriteAllText(Path.Combine(dir, "rules.v6"), rules6);
+        return dir;
+    }
 
     /// <summary>Everything the daemon printed so far.</summary>
     public string Output
@@ -394,7 +416,8 @@ public sealed class DaemonProcess : IDisposable
         _disposed = true;
         Kill();
         _process.Dispose();
-        try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { }
+        if (_ownsStateDir)
+            try { Directory.Delete(StateDir, recursive: true); } catch (IOException) { }
     }
 
     [DllImport("libc")] private static extern int kill(int pid, int signal);

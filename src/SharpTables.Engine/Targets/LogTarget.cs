@@ -23,7 +23,7 @@ public sealed class CompiledLogTarget(byte level, string prefix, LogFlags flags)
     public override TargetVerdict Execute(Packet p, in TargetContext ctx)
     {
         string text = _formatter.Format(p, prefix, flags);
-        ctx.State.Observer.OnLog(new LogRecord(level, text, p.Number));
+        ctx.State.Observer.OnLog(new LogRecord(level, text, p.Number, prefix));
         return TargetVerdict.Continue;
     }
 }
