@@ -55,6 +55,12 @@ public sealed partial class NetfilterEngine
         var net = State.Network;
         if (net.IsLocal(p.Info.Version, p.Info.Destination) || IsLocalMulticastOrBroadcast(p))
         {
+            // ip_local_deliver reassembles IPv4 fragments before the INPUT hook, with or without
+            // conntrack: a lone fragment never reaches INPUT. (IPv6 reassembles after it.)
+            if (p.Info.Version == 4 && !fam.ConntrackEnabled
+                && (p.Info.IsFragment || (p.Info.Flags & PacketFlags.MoreFragments) != 0)
+                && !State.Conntrack.Defrag(p))
+                return decider.Result(Verdict.Stolen, Hook.PreRouting, p, noRule: true);
             p.Hook = Hook.Input;
             v = RunHook(fam, p, Hook.Input, ref decider);
             return decider.Result(v, Hook.Input, p) with { Local = v == Verdict.Accept };
