@@ -1,3 +1,4 @@
+using SharpTables.Netlink;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -144,33 +145,8 @@ public sealed partial class NetnsLab : IDisposable
     public static Socket Socket(string ns, AddressFamily family, SocketType type, ProtocolType protocol) =>
         InNamespace(ns, () => new Socket(family, type, protocol));
 
-    /// <summary>
-    /// Runs <paramref name="create"/> on a fresh thread that joined namespace <paramref name="ns"/>
-    /// (setns), for creating sockets there; the thread ends right after.
-    /// </summary>
-    public static T InNamespace<T>(string ns, Func<T> create)
-    {
-        T? result = default;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var fd = File.OpenHandle($"/run/netns/{ns}");
-                if (setns((int)fd.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
-                    throw new InvalidOperationException($"setns {ns}: errno {Marshal.GetLastPInvokeError()}");
-                result = create();
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        });
-        thread.Start();
-        thread.Join();
-        if (error != null) throw error;
-        return result!;
-    }
+    /// <summary>Runs <paramref name="create"/> inside namespace <paramref name="ns"/> (see <see cref="NetworkNamespace.Run"/>).</summary>
+    public static T InNamespace<T>(string ns, Func<T> create) => NetworkNamespace.Run(ns, create);
 
     /// <summary>A TCP listener in <paramref name="ns"/> that answers every connection with "hello" and echoes what it reads.</summary>
     public static TcpServer Listen(string ns, IPAddress address, int port) => new(Socket(ns, address.AddressFamily, SocketType.Stream, ProtocolType.Tcp), address, port);
@@ -285,7 +261,6 @@ public sealed partial class NetnsLab : IDisposable
     }
 
     [LibraryImport("libc")] private static partial uint geteuid();
-    [LibraryImport("libc", SetLastError = true)] private static partial int setns(int fd, int nstype);
 }
 
 /// <summary>A listening TCP socket served by a background thread: "hello" on accept, then an echo.</summary>

@@ -1,3 +1,4 @@
+using SharpTables.Netlink;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -211,30 +212,8 @@ internal sealed class DemoLab : IDisposable
         RemoveLeftovers();
     }
 
-    /// <summary>Runs <paramref name="create"/> on a thread that joined namespace <paramref name="ns"/> (setns); sockets keep the namespace they were made in.</summary>
-    public static T InNamespace<T>(string ns, Func<T> create)
-    {
-        T? result = default;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var fd = File.OpenHandle($"/run/netns/{ns}");
-                if (setns((int)fd.DangerousGetHandle(), 0x40000000 /* CLONE_NEWNET */) != 0)
-                    throw new InvalidOperationException($"setns {ns}: errno {Marshal.GetLastWin32Error()}");
-                result = create();
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        });
-        thread.Start();
-        thread.Join();
-        if (error != null) throw error;
-        return result!;
-    }
+    /// <summary>Runs <paramref name="create"/> inside namespace <paramref name="ns"/> (see <see cref="NetworkNamespace.Run"/>).</summary>
+    public static T InNamespace<T>(string ns, Func<T> create) => NetworkNamespace.Run(ns, create);
 
     private static void Must(string file, params string[] args)
     {
@@ -258,6 +237,5 @@ internal sealed class DemoLab : IDisposable
         return (p.ExitCode, o.Result + e.Result);
     }
 
-    [DllImport("libc", SetLastError = true)] private static extern int setns(int fd, int nstype);
     [DllImport("libc")] private static extern int kill(int pid, int signal);
 }
