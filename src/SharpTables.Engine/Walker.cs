@@ -146,7 +146,7 @@ public sealed partial class NetfilterEngine
             if ((info.Flags & (PacketFlags.BadNetworkHeader | PacketFlags.Truncated)) != 0 && p.Length < info.TotalLength) return false;
             if ((info.Flags & PacketFlags.BadNetworkHeader) != 0) return false;
             if (p.Length < info.HeaderLength) return false;
-            if (Ipv4HeaderChecksum(p.Bytes[..info.HeaderLength]) != 0) return false;
+            if (Checksum.Compute(p.Bytes[..info.HeaderLength]) != 0) return false;
             // The kernel trims link-layer padding beyond the total length.
             if (p.Length > info.TotalLength) { p.Length = info.TotalLength; p.Reparse(); }
             return true;
@@ -170,29 +170,10 @@ public sealed partial class NetfilterEngine
         return (byte)(p.Info.Destination >> 120) == 0xff;
     }
 
-    internal static ushort Ipv4HeaderChecksum(ReadOnlySpan<byte> header)
-    {
-        uint sum = 0;
-        for (int i = 0; i + 1 < header.Length; i += 2) sum += (uint)(header[i] << 8 | header[i + 1]);
-        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-        return (ushort)~sum;
-    }
-
+    /// <summary>ip_decrease_ttl: the hop count drops by one, the IPv4 header checksum follows.</summary>
     private static void DecrementTtl(Packet p)
     {
-        var b = p.WritableBytes;
-        if (p.Info.Version == 4)
-        {
-            b[8]--;
-            // RFC 1624 incremental update: TTL is the high byte of word 4.
-            uint sum = (uint)(~(b[10] << 8 | b[11]) & 0xffff) + 0xfeff;
-            sum = (sum & 0xffff) + (sum >> 16);
-            sum = (sum & 0xffff) + (sum >> 16);
-            ushort c = (ushort)~sum;
-            b[10] = (byte)(c >> 8);
-            b[11] = (byte)c;
-        }
-        else b[7]--;
+        PacketRewriter.SetTtl(p.WritableBytes, (byte)(p.Info.Ttl - 1));
         p.Info.Ttl--;
     }
 

@@ -39,7 +39,7 @@ internal static class WalkerTestKit
         b[9] = proto;
         BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(12), Ip(src));
         BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(16), Ip(dst));
-        ushort c = NetfilterEngine.Ipv4HeaderChecksum(b.AsSpan(0, 20));
+        ushort c = SharpTables.Packets.Checksum.Compute(b.AsSpan(0, 20));
         BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(10), c);
         var t = b.AsSpan(20);
         if (proto is 6 or 17)

@@ -198,7 +198,7 @@ public class WalkerTests
         Assert.Equal(Verdict.Accept, r.Verdict);
         Assert.Equal("eth1", r.Out!.Name);
         Assert.Equal(63, p.Info.Ttl);
-        Assert.Equal(0, NetfilterEngine.Ipv4HeaderChecksum(p.Bytes[..20]));
+        Assert.Equal(0, SharpTables.Packets.Checksum.Compute(p.Bytes[..20]));
         // TTL 1 dies in ip_forward, before the FORWARD hook
         r = In(on, V4("198.51.100.2", "203.0.113.2", 17, ttl: 1));
         Assert.Equal(Verdict.Drop, r.Verdict);
