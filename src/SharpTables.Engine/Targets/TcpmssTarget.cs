@@ -60,7 +60,7 @@ public sealed class TcpmssTargetCompiler : TargetCompiler<TcpmssTarget>
                 // number of option bytes (a NOP before the MSS option) it straddles two checksum
                 // words and the result is wrong: the oracle's listener answered a rewritten
                 // aligned SYN but not the same SYN with a NOP in front of its MSS option. Kept.
-                IpChecksum.Replace4(tcp[TcpChecksum..], oldmss, newmss);
+                Conntrack.Checksum.Replace4(tcp[TcpChecksum..], oldmss, newmss);
                 p.Reparse();
                 return TargetVerdict.Continue;
             }
@@ -72,14 +72,14 @@ public sealed class TcpmssTargetCompiler : TargetCompiler<TcpmssTarget>
             p.Length = end + MssOptionLength;
             tcp = buf.AsSpan(tcphoff, len + MssOptionLength);
             tcp.Slice(TcpHeader, len - TcpHeader).CopyTo(tcp[(TcpHeader + MssOptionLength)..]);
-            IpChecksum.Replace4(tcp[TcpChecksum..], (uint)len, (uint)(len + MssOptionLength)); // pseudo-header length
+            Conntrack.Checksum.Replace4(tcp[TcpChecksum..], (uint)len, (uint)(len + MssOptionLength)); // pseudo-header length
             tcp[TcpHeader] = OptionMss;
             tcp[TcpHeader + 1] = MssOptionLength;
             BinaryPrimitives.WriteUInt16BigEndian(tcp[(TcpHeader + 2)..], newmss);
-            IpChecksum.Replace4(tcp[TcpChecksum..], 0, BinaryPrimitives.ReadUInt32BigEndian(tcp[TcpHeader..]));
+            Conntrack.Checksum.Replace4(tcp[TcpChecksum..], 0, BinaryPrimitives.ReadUInt32BigEndian(tcp[TcpHeader..]));
             ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]);
             tcp[12] += MssOptionLength / 4 << 4;
-            IpChecksum.Replace4(tcp[TcpChecksum..], oldWord, BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]));
+            Conntrack.Checksum.Replace4(tcp[TcpChecksum..], oldWord, BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]));
 
             var ip = buf.AsSpan(0, tcphoff);
             if (v6)
@@ -91,7 +91,7 @@ public sealed class TcpmssTargetCompiler : TargetCompiler<TcpmssTarget>
             {
                 ushort total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
                 ushort newTotal = (ushort)(total + MssOptionLength);
-                IpChecksum.Replace2(ip[IpChecksum.Ipv4ChecksumOffset..], total, newTotal);
+                Conntrack.Checksum.Replace2(ip[IpChecksum.Ipv4ChecksumOffset..], total, newTotal);
                 BinaryPrimitives.WriteUInt16BigEndian(ip[2..], newTotal);
             }
             p.Reparse();

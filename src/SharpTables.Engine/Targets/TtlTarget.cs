@@ -25,7 +25,7 @@ public sealed class TtlTargetCompiler : TargetCompiler<TtlTarget>
             };
             if (!p.Info.IsIPv4 || !IpChecksum.HasIpHeader(p) || nv == ttl) return TargetVerdict.Continue;
             var header = p.WritableBytes;
-            IpChecksum.Replace2(header[IpChecksum.Ipv4ChecksumOffset..], (ushort)(ttl << 8), (ushort)(nv << 8));
+            Conntrack.Checksum.Replace2(header[IpChecksum.Ipv4ChecksumOffset..], (ushort)(ttl << 8), (ushort)(nv << 8));
             header[TtlOffset] = (byte)nv;
             p.Reparse();
             return TargetVerdict.Continue;
