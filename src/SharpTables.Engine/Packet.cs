@@ -1,6 +1,7 @@
 using SharpTables.Packets;
 using SharpTables.Rules.Model;
 using SharpTables.Engine.Conntrack;
+using SharpTables.Rules.Extensions.Conntrack;
 
 namespace SharpTables.Engine;
 
@@ -99,14 +100,18 @@ public sealed class Packet
         MacHeaderLength = n;
     }
 
-    /// <summary>The state the state/conntrack matches see (XT_STATE_* bits, see <see cref="CtStateBits"/>).</summary>
-    public uint StateBit
+    /// <summary>
+    /// The XT_CONNTRACK_STATE_* bit the state and conntrack matches see: INVALID (no entry),
+    /// UNTRACKED, or XT_CONNTRACK_STATE_BIT(ctinfo), which folds the reply variants onto
+    /// ESTABLISHED/RELATED/NEW. The SNAT/DNAT pseudo states are the conntrack match's business.
+    /// </summary>
+    public ushort StateBit
     {
         get
         {
-            if (Untracked) return CtStateBits.Untracked;
-            if (Conn == null) return CtStateBits.Invalid;
-            return CtStateBits.FromCtInfo(CtInfo);
+            if (Untracked) return (ushort)ConntrackStates.Untracked;
+            if (Conn == null) return (ushort)ConntrackStates.Invalid;
+            return (ushort)(1 << ((int)CtInfo % 3 + 1));
         }
     }
 }
@@ -119,20 +124,4 @@ public enum CtInfo : byte
     New = 2,
     EstablishedReply = 3,
     RelatedReply = 4,
-}
-
-/// <summary>The state bits of xt_state/xt_conntrack (XT_STATE_BIT(ctinfo), INVALID, UNTRACKED).</summary>
-public static class CtStateBits
-{
-    public const uint Invalid = 1 << 0;
-    public const uint Established = 1 << 1;
-    public const uint Related = 1 << 2;
-    public const uint New = 1 << 3;
-    public const uint Untracked = 1 << 4;
-    // xt_conntrack only: DNAT/SNAT pseudo states
-    public const uint Snat = 1 << 5;
-    public const uint Dnat = 1 << 6;
-
-    /// <summary>XT_STATE_BIT(ctinfo): reply variants map onto their originals (ctinfo % 3).</summary>
-    public static uint FromCtInfo(CtInfo info) => (uint)1 << ((int)info % 3 + 1);
 }

@@ -15,17 +15,6 @@ public sealed class ConntrackMatchCompiler : MatchCompiler<ConntrackMatch>
 
     protected override CompiledMatch Compile(ConntrackMatch m, CompileContext ctx) => new Compiled(m, ctx.State.Clock);
 
-    /// <summary>
-    /// The XT_CONNTRACK_STATE_* bit of the packet (INVALID, UNTRACKED or XT_CONNTRACK_STATE_BIT(ctinfo),
-    /// which folds the reply variants onto ESTABLISHED/RELATED/NEW), without the NAT pseudo states.
-    /// </summary>
-    public static ushort StateBits(Packet p)
-    {
-        if (p.Untracked) return (ushort)ConntrackStates.Untracked;
-        if (p.Conn == null) return (ushort)ConntrackStates.Invalid;
-        return (ushort)(1 << ((int)p.CtInfo % 3 + 1));
-    }
-
     private sealed class Compiled : CompiledMatch
     {
         private readonly ConntrackFlags _flags, _invert;
@@ -65,7 +54,7 @@ public sealed class ConntrackMatchCompiler : MatchCompiler<ConntrackMatch>
             var ct = p.Untracked ? null : p.Conn;
             if (Has(ConntrackFlags.State))
             {
-                ushort bits = StateBits(p);
+                ushort bits = p.StateBit;
                 if (ct != null)
                 {
                     if ((ct.Status & ConnStatus.SrcNat) != 0) bits |= StateSnat;

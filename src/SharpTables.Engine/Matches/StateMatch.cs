@@ -5,7 +5,7 @@ namespace SharpTables.Engine.Matches;
 
 /// <summary>
 /// <c>-m state</c>: iptables-nft loads it as xt_conntrack revision 3 with only the state test,
-/// so it sees the same state bits as <c>--ctstate</c> (<see cref="ConntrackMatchCompiler.StateBits"/>).
+/// so it sees the same state bits as <c>--ctstate</c> (<see cref="Packet.StateBit"/>).
 /// </summary>
 public sealed class StateMatchCompiler : MatchCompiler<StateMatch>
 {
@@ -14,6 +14,6 @@ public sealed class StateMatchCompiler : MatchCompiler<StateMatch>
     private sealed class Compiled(ushort states, bool invert) : CompiledMatch
     {
         public override bool Matches(Packet p, ref bool hotdrop) =>
-            ((states & ConntrackMatchCompiler.StateBits(p)) != 0) ^ invert;
+            ((states & p.StateBit) != 0) ^ invert;
     }
 }

@@ -1,3 +1,4 @@
+using SharpTables.Rules.Extensions.Conntrack;
 using SharpTables.Engine.Conntrack;
 using SharpTables.Rules.Model;
 using static SharpTables.Engine.Tests.Conntrack.TestPackets;
@@ -28,7 +29,7 @@ public class ConntrackTests
         var h = new Harness();
         var p = h.Receive(Tcp(Client, Fw, 45000, 80, flags));
         Assert.Null(p.Conn);
-        Assert.Equal(CtStateBits.Invalid, p.StateBit);
+        Assert.Equal((ushort)ConntrackStates.Invalid, p.StateBit);
         Assert.Empty(h.Proc());
     }
 
@@ -221,7 +222,7 @@ public class ConntrackTests
         h.Send(query);
         var p = h.Receive(IcmpError(Client, Fw, 3, 3, query));
         Assert.Equal(CtInfo.RelatedReply, p.CtInfo);
-        Assert.Equal(CtStateBits.Related, p.StateBit);
+        Assert.Equal((ushort)ConntrackStates.Related, p.StateBit);
         // the error about the reply direction, travelling the original way
         var reply = Udp(Client, Fw, 53, 40100);
         p = h.Send(IcmpError(Fw, Client, 3, 3, reply));
@@ -278,7 +279,7 @@ public class ConntrackTests
         var h = new Harness();
         var p = h.Receive(Icmpv6("fe80::2", "ff02::1", 135, 0));
         Assert.True(p.Untracked);
-        Assert.Equal(CtStateBits.Untracked, p.StateBit);
+        Assert.Equal((ushort)ConntrackStates.Untracked, p.StateBit);
     }
 
     [Fact]
@@ -317,7 +318,7 @@ public class ConntrackTests
         h.P.Untracked = true;
         Assert.True(h.Table.In(h.P));
         Assert.Null(h.P.Conn);
-        Assert.Equal(CtStateBits.Untracked, h.P.StateBit);
+        Assert.Equal((ushort)ConntrackStates.Untracked, h.P.StateBit);
     }
 
     [Fact]
