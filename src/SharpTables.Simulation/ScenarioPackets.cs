@@ -53,8 +53,8 @@ internal static class ScenarioPackets
         ["FIN"] = 0x01, ["SYN"] = 0x02, ["RST"] = 0x04, ["PSH"] = 0x08, ["ACK"] = 0x10, ["URG"] = 0x20, ["ECE"] = 0x40, ["CWR"] = 0x80, ["NS"] = 0,
     };
 
-    /// <summary>build_l3: the IP packet for a line, with the marker as IPv4 ID / IPv6 flow label.</summary>
-    public static byte[] Build(ScenarioItem it, JsonElement json, UInt128 defSrc, UInt128 defDst, bool v6, ushort marker, uint? seqDefault, bool quote, int line)
+    /// <summary>build_l3: the IP packet for a line, with the marker as IPv4 ID / IPv6 flow label; <paramref name="sportDefault"/> is the source port when the line names none (oracle-run uses 40000+n).</summary>
+    public static byte[] Build(ScenarioItem it, JsonElement json, UInt128 defSrc, UInt128 defDst, bool v6, ushort marker, uint? seqDefault, bool quote, int line, ushort sportDefault = 40000)
     {
         UInt128 src = json.TryGetProperty("src", out var s) ? Topology.Parse(s.GetString()!) : defSrc;
         UInt128 dst = json.TryGetProperty("dst", out var d) ? Topology.Parse(d.GetString()!) : defDst;
@@ -82,7 +82,7 @@ internal static class ScenarioPackets
         {
             case IpProtocol.Tcp:
                 spec.TcpFlags = TcpFlags(json, line);
-                spec.SrcPort = (ushort)Int(json, "sport", 40000);
+                spec.SrcPort = (ushort)Int(json, "sport", sportDefault);
                 spec.DstPort = (ushort)Int(json, "dport", 80);
                 spec.Seq = (uint)Long(json, "seq", seqDefault ?? 1000);
                 spec.Ack = (uint)Long(json, "ack", (spec.TcpFlags & TcpFlagBits.Ack) != 0 ? 1 : 0);
@@ -91,7 +91,7 @@ internal static class ScenarioPackets
                 if (json.TryGetProperty("tcp_options", out var opts)) spec.TcpOptions = TcpOptions(opts, line);
                 break;
             case IpProtocol.Udp:
-                spec.SrcPort = (ushort)Int(json, "sport", 40000);
+                spec.SrcPort = (ushort)Int(json, "sport", sportDefault);
                 spec.DstPort = (ushort)Int(json, "dport", 53);
                 break;
             case IpProtocol.Icmp:

@@ -185,13 +185,9 @@ public sealed class ScenarioRunner : IEngineObserver
     {
         bool v6 = ScenarioPackets.IsV6(it);
         var (from, defSrc, defDst, fwIf) = Endpoints(it, v6);
-        var json = it.Json;
-        // oracle-run gives every packet without an explicit sport the port 40000+n.
-        var obj = JsonNode.Parse(json.GetRawText())!.AsObject();
-        if (!obj.ContainsKey("sport")) obj["sport"] = 40000 + n;
-        var item = JsonDocument.Parse(obj.ToJsonString()).RootElement;
         ushort marker = (ushort)(it.Has("ip_id") ? it.Num("ip_id", 0) : 0xB000 + n);
-        var bytes = ScenarioPackets.Build(it, item, defSrc, defDst, v6, marker, (uint)(1000 + 1000 * n), quote: false, it.Line);
+        // oracle-run gives every packet without an explicit sport the port 40000+n.
+        var bytes = ScenarioPackets.Build(it, it.Json, defSrc, defDst, v6, marker, (uint)(1000 + 1000 * n), quote: false, it.Line, (ushort)(40000 + n));
         var prec = new JsonObject
         {
             ["n"] = n, ["t_ms"] = Math.Round(Now, 3), ["summary"] = Wire.Describe(bytes), ["family"] = v6 ? "ipv6" : "ipv4",

@@ -26,10 +26,8 @@ public class CaptureTests
         foreach (var it in items.Where(i => i.Type == "packet"))
         {
             n++;
-            var obj = System.Text.Json.Nodes.JsonNode.Parse(it.Json.GetRawText())!.AsObject();
-            obj["sport"] = 40000 + n;
-            packets.Add(ScenarioPackets.Build(it, JsonDocument.Parse(obj.ToJsonString()).RootElement,
-                Topology.Address("client/eth0", false), Topology.Address("fw/eth0", false), false, (ushort)(0xB000 + n), (uint)(1000 + 1000 * n), false, it.Line));
+            packets.Add(ScenarioPackets.Build(it, it.Json, Topology.Address("client/eth0", false), Topology.Address("fw/eth0", false),
+                false, (ushort)(0xB000 + n), (uint)(1000 + 1000 * n), false, it.Line, (ushort)(40000 + n)));
         }
         var pcap = new MemoryStream();
         using (var w = new PcapWriter(pcap, LinkType.Raw, leaveOpen: true))
