@@ -40,6 +40,9 @@ public sealed class ScenarioRunner : IEngineObserver
     private readonly Dictionary<int, double> _packetTimes = new();
     private int _work;
     private PacketResult? _firstResult;
+    // One packet context for every send: each send copies what it needs out of it before the
+    // answers it triggers (which reuse it) are sent.
+    private readonly Packet _packet = new();
 
     private string RuleText(PacketResult r)
     {
@@ -265,7 +268,7 @@ public sealed class ScenarioRunner : IEngineObserver
         string link = from == "backend" ? "eth1" : "eth0";
         var iface = _engine.State.Network.Find(link);
         if (iface == null) return HookMask.None;
-        var p = new Packet();
+        var p = _packet;
         p.Load(bytes);
         p.Number = number;
         Span<byte> mac = stackalloc byte[14];
@@ -288,7 +291,7 @@ public sealed class ScenarioRunner : IEngineObserver
     private HookMask FwSend(byte[] bytes, long number, bool rawSocket)
     {
         if (++_work > 400) return HookMask.None;
-        var p = new Packet();
+        var p = _packet;
         p.Load(bytes);
         p.Number = number;
         // Everything the fw sends comes from a socket: the raw socket (owned by root) or the
