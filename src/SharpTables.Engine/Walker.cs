@@ -53,6 +53,7 @@ public sealed partial class NetfilterEngine
         if (v != Verdict.Accept) return decider.Result(v, Hook.PreRouting, p);
 
         var net = State.Network;
+        if (IsUnjoinedMulticast(p)) return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
         if (net.IsLocal(p.Info.Version, p.Info.Destination) || IsLocalMulticastOrBroadcast(p))
         {
             // ip_local_deliver reassembles IPv4 fragments before the INPUT hook, with or without
@@ -158,6 +159,18 @@ public sealed partial class NetfilterEngine
             return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// ip_route_input: an IPv4 multicast datagram is delivered only for a group an interface has
+    /// joined, and never forwarded without a multicast routing daemon. The host model joins only
+    /// the all-hosts group 224.0.0.1 (which every interface joins when it comes up).
+    /// </summary>
+    private static bool IsUnjoinedMulticast(Packet p)
+    {
+        if (p.Info.Version != 4) return false;
+        uint d = (uint)p.Info.Destination;
+        return (d >> 28) == 0xe && d != 0xe0000001;
     }
 
     private bool IsLocalMulticastOrBroadcast(Packet p)

@@ -19,6 +19,10 @@ internal sealed class TcpSock
     public bool PeerClosed;
     /// <summary>IPv6 flow label of this socket's packets (the kernel derives it from a random hash).</summary>
     public uint FlowLabel;
+    /// <summary>When the last out-of-window answer (or SYN-ACK retransmission) went out, for the 500 ms rate limit.</summary>
+    public double? LastOutOfWindowAnswerMs;
+    /// <summary>When a request socket (SYN_RECV) is dropped by its timer, in ms.</summary>
+    public double RequestExpiresMs;
 }
 
 /// <summary>
@@ -28,8 +32,18 @@ internal sealed class TcpSock
 /// <c>tcp_connect</c> lines run a handshake, data, and an orderly close. No retransmissions.
 /// A "quiet" host (the oracle's client and backend) drops its own RSTs and ICMP errors.
 /// </summary>
-internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLimit, Func<byte, UInt128, bool> isLocal)
+internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLimit, Func<byte, UInt128, bool> isLocal, Func<double>? nowMs = null)
 {
+    /// <summary>net.ipv4.tcp_invalid_ratelimit: at most one out-of-window answer per 500 ms and connection.</summary>
+    private const double InvalidRateLimitMs = 500;
+    /// <summary>The receive window a Linux listener offers in its SYN-ACK (and checks SYNs against while in SYN_RECV).</summary>
+    private const uint SynAckWindow = 64240;
+    /// <summary>
+    /// A request socket lives one initial RTO (TCP_TIMEOUT_INIT, 1 s) after its last SYN-ACK: the
+    /// oracle runs with tcp_synack_retries=0, so the first timer expiry drops it.
+    /// </summary>
+    private const double RequestLifetimeMs = 1000;
+
     public string Name { get; } = name;
     public bool Quiet { get; } = quiet;
     public readonly HashSet<(byte Version, ushort Port)> TcpListen = [];
@@ -80,6 +94,11 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         var output = new List<byte[]>();
         PacketParser.Parse(packet, out var info);
         if (info.IsFragment || (info.Flags & PacketFlags.MoreFragments) != 0) return output; // never reassembled here
+        // Delivered to a broadcast or multicast address (IPv4): Linux never answers those. TCP
+        // sends RSTs only for RTN_LOCAL and refuses connections there, UDP gives no port
+        // unreachable (icmp_send skips broadcast/multicast), and echo and timestamp requests are
+        // ignored (icmp_echo_ignore_broadcasts=1).
+        if (info.Version == 4 && !Owns(4, info.Destination)) return output;
         switch (info.Protocol)
         {
             case IpProtocol.Tcp when info.HasTransportHeader:
@@ -92,6 +111,12 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 8:
             case IpProtocol.Icmpv6 when info.HasTransportHeader && info.IcmpType == 128:
                 output.Add(EchoReply(packet, info));
+                break;
+            case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 13:
+                // icmp_timestamp: a request with its 12 bytes of timestamps gets a timestamp reply
+                // (always 20 bytes of ICMP); a shorter one is dropped.
+                if (Math.Min(packet.Length, info.TotalLength) - info.TransportOffset >= 20)
+                    output.Add(TimestampReply(info));
                 break;
             case IpProtocol.Icmp:
             case IpProtocol.Icmpv6:
@@ -109,7 +134,10 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         byte f = info.TcpFlags;
         bool syn = (f & TcpFlagBits.Syn) != 0, ack = (f & TcpFlagBits.Ack) != 0, rst = (f & TcpFlagBits.Rst) != 0, fin = (f & TcpFlagBits.Fin) != 0;
         int dataLen = Math.Min(packet.Length, info.TotalLength) - info.TransportOffset - info.TcpDataOffset * 4;
-        if (_socks.TryGetValue((info.Destination, info.DestinationPort, info.Source, info.SourcePort), out var s) && s.State != SockState.Closed)
+        if (_socks.TryGetValue((info.Destination, info.DestinationPort, info.Source, info.SourcePort), out var s)
+            && s.State == SockState.SynRecv && Now >= s.RequestExpiresMs)
+            s.State = SockState.Closed;
+        if (s != null && s.State != SockState.Closed)
         {
             TcpOnSocket(s, info, dataLen, output);
             return;
@@ -124,7 +152,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 {
                     Version = info.Version, Local = info.Destination, Remote = info.Source,
                     LocalPort = info.DestinationPort, RemotePort = info.SourcePort, State = SockState.SynRecv,
-                    SndNxt = NextIsn(), RcvNxt = info.TcpSequence + 1,
+                    SndNxt = NextIsn(), RcvNxt = info.TcpSequence + 1, RequestExpiresMs = Now + RequestLifetimeMs,
                 };
                 ReadSynOptions(packet, info, ns);
                 _socks[(ns.Local, ns.LocalPort, ns.Remote, ns.RemotePort)] = ns;
@@ -160,10 +188,30 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             case SockState.SynRecv:
                 if (syn && !ack)
                 {
-                    // A retransmitted SYN: the SYN-ACK is sent again.
-                    s.SndNxt--;
-                    output.Add(Segment(s, TcpFlagBits.Syn | TcpFlagBits.Ack, SynOptions(false, s), []));
-                    s.SndNxt++;
+                    // tcp_check_req on the request socket. The same SYN again (seq = the ISN) is a
+                    // retransmission: the SYN-ACK is sent again, at most once per 500 ms.
+                    if (info.TcpSequence == s.RcvNxt - 1)
+                    {
+                        if (OutOfWindowRateLimited(s)) return;
+                        s.RequestExpiresMs = Now + RequestLifetimeMs; // the timer restarts after the retransmission
+                        s.SndNxt--;
+                        output.Add(Segment(s, TcpFlagBits.Syn | TcpFlagBits.Ack, SynOptions(false, s), []));
+                        s.SndNxt++;
+                        return;
+                    }
+                    // Another SYN: inside the offered window it resets the embryonic connection
+                    // (RST, request dropped, so the next SYN starts afresh); outside it only gets
+                    // an ACK, rate limited like every out-of-window answer.
+                    uint endSeq = info.TcpSequence + 1 + (uint)Math.Max(0, dataLen);
+                    bool inWindow = info.TcpSequence == s.RcvNxt
+                        || ((int)(endSeq - s.RcvNxt) > 0 && (int)(info.TcpSequence - (s.RcvNxt + SynAckWindow)) < 0);
+                    if (inWindow)
+                    {
+                        Reset(default, info, dataLen, output);
+                        s.State = SockState.Closed;
+                    }
+                    else if (!OutOfWindowRateLimited(s))
+                        output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), []));
                     return;
                 }
                 if (!ack || info.TcpAcknowledgment != s.SndNxt)
@@ -274,6 +322,30 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         };
         return Wire.Build(spec);
     }
+
+    private byte[] TimestampReply(in PacketInfo info)
+    {
+        // Originate, receive and transmit timestamps: the values (ms since midnight UTC) do not
+        // matter to any counter or match, so the model sends zeros.
+        var spec = new WireSpec
+        {
+            Version = 4, Src = info.Destination, Dst = info.Source, Proto = IpProtocol.Icmp,
+            IcmpType = 14, IcmpId = info.IcmpId, IcmpSeq = info.IcmpSequence,
+            Payload = new byte[12], Id = _ipId++, Tos = info.Tos,
+        };
+        return Wire.Build(spec);
+    }
+
+    /// <summary>tcp_oow_rate_limited: true when this connection answered out of window less than 500 ms ago.</summary>
+    private bool OutOfWindowRateLimited(TcpSock s)
+    {
+        double now = Now;
+        if (s.LastOutOfWindowAnswerMs is double last && now - last >= 0 && now - last < InvalidRateLimitMs) return true;
+        s.LastOutOfWindowAnswerMs = now;
+        return false;
+    }
+
+    private double Now => nowMs?.Invoke() ?? 0;
 
     private uint NextIsn() => _isn += 0x01000193;
 

@@ -102,6 +102,11 @@ internal static class ScenarioPackets
                     spec.IcmpId = (ushort)Int(json, "icmp_id", 0x4f52);
                     spec.IcmpSeq = (ushort)Int(json, "icmp_seq", 1);
                 }
+                // scapy's ICMP layer is longer for these types: timestamp request/reply carry three
+                // 32-bit timestamps (scapy fills in the time of day; the value matters to nobody
+                // here), address mask request/reply a 32-bit mask.
+                if (spec.IcmpType is 13 or 14) payload = [.. new byte[12], .. payload];
+                else if (spec.IcmpType is 17 or 18) payload = [.. new byte[4], .. payload];
                 break;
             case IpProtocol.Icmpv6:
                 spec.IcmpType = (byte)Int(json, "icmp_type", 128);

@@ -65,7 +65,7 @@ public sealed class ScenarioRunner : IEngineObserver
         _v4 = ipv4;
         _v6 = ipv6;
         _engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
-        _fw = new HostStack("fw", quiet: false, SharpTables.Engine.Targets.IcmpRateLimiter.For(state), net.IsLocal);
+        _fw = new HostStack("fw", quiet: false, SharpTables.Engine.Targets.IcmpRateLimiter.For(state), net.IsLocal, () => Now);
         _client = new HostStack("client", quiet: true, null, (v, a) => a == Topology.Address("client/eth0", v == 6));
         _backend = new HostStack("backend", quiet: true, null, (v, a) => a == Topology.Address("backend/eth0", v == 6));
     }

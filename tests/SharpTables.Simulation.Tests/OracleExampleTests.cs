@@ -20,6 +20,11 @@ public class OracleExampleTests
         { "ipv6.rules6", "ipv6.scenario.jsonl", "ipv6.rules6", "ipv6.result.nft.json" },
         // Recorded with oracle-run --backend nft (tests/fixtures/examples/README.md): a 4th SYN with TTL 63 is still dropped.
         { "webhost.rules", "recent-rttl.scenario.jsonl", null, "recent-rttl.result.nft.json" },
+        // Recorded with oracle-run --backend nft: what the host answers itself. Nothing to broadcast or
+        // multicast addresses, unjoined groups dropped before INPUT, ICMP timestamp replies, and a
+        // listener's request socket (retransmitted SYN, SYN inside and outside the window, the 500 ms
+        // out-of-window rate limit, expiry after 1 s).
+        { "host-replies.rules", "host-replies.scenario.jsonl", null, "host-replies.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>
