@@ -44,6 +44,9 @@ public sealed class LocalOutQueue
     private const int Capacity = 8;
     private readonly byte[][] _buffers = Enumerable.Range(0, Capacity).Select(_ => new byte[1600]).ToArray();
     private readonly int[] _lengths = new int[Capacity];
+    private readonly Connection?[] _conns = new Connection?[Capacity];
+    private readonly CtInfo[] _ctInfos = new CtInfo[Capacity];
+    private readonly Connection?[] _owned = new Connection?[Capacity];
     private int _count;
 
     public int Count => _count;
@@ -51,13 +54,40 @@ public sealed class LocalOutQueue
     /// <summary>Space for one more packet of up to 1600 bytes; call <see cref="Commit"/> with its length. Empty span when full.</summary>
     public Span<byte> Reserve() => _count < Capacity ? _buffers[_count] : Span<byte>.Empty;
 
-    public void Commit(int length)
+    /// <summary>
+    /// Queues the reserved packet. A reply to <paramref name="cause"/> (REJECT) inherits its
+    /// conntrack entry as nf_ct_attach does: RELATED, in the reply direction when the cause
+    /// went in the original one. An untracked or INVALID cause passes nothing on.
+    /// </summary>
+    public void Commit(int length, Packet? cause = null)
     {
         if (_count >= Capacity) return;
+        _conns[_count] = cause is { Untracked: false, Conn: { } c } ? c : null;
+        _ctInfos[_count] = cause != null && cause.CtInfo < CtInfo.EstablishedReply ? CtInfo.RelatedReply : CtInfo.Related;
         _lengths[_count++] = length;
     }
 
     public ReadOnlySpan<byte> Get(int i) => _buffers[i].AsSpan(0, _lengths[i]);
 
-    public void Clear() => _count = 0;
+    /// <summary>The conntrack entry packet <paramref name="i"/> inherited from the packet that caused it (null: none).</summary>
+    public Connection? AttachedConn(int i, out CtInfo ctInfo)
+    {
+        ctInfo = _ctInfos[i];
+        return _conns[i];
+    }
+
+    /// <summary>
+    /// The entry conntrack made for packet <paramref name="i"/> itself while it was sent (it had
+    /// none attached): a later reply to it may hold it, so it is released only after the queue ran.
+    /// </summary>
+    public Connection? Owned(int i) => _owned[i];
+
+    public void SetOwned(int i, Connection? c) => _owned[i] = c;
+
+    public void Clear()
+    {
+        Array.Clear(_conns, 0, _count);
+        Array.Clear(_owned, 0, _count);
+        _count = 0;
+    }
 }

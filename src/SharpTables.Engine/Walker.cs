@@ -26,8 +26,9 @@ public sealed partial class NetfilterEngine
             result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
         else
             result = ReceiveCore(rs, p, ref decider);
-        State.Conntrack.Release(p);
+        // Replies may hold this packet's (possibly unconfirmed) entry: release it after them.
         FlushLocalOut(rs, p.Number);
+        State.Conntrack.Release(p);
         return result;
     }
 
@@ -40,8 +41,8 @@ public sealed partial class NetfilterEngine
         var rs = _ruleset;
         var decider = new Decider();
         var result = SendLocalCore(rs, p, ref decider);
-        State.Conntrack.Release(p);
         FlushLocalOut(rs, p.Number);
+        State.Conntrack.Release(p);
         return result;
     }
 
@@ -87,7 +88,9 @@ public sealed partial class NetfilterEngine
         var net = State.Network;
         p.In = null;
         p.Out = net.Route(p.Info.Version, p.Info.Destination);
-        p.PktType = PacketType.Outgoing;
+        // A locally generated skb starts with pkt_type 0 (PACKET_HOST), which is what -m pkttype
+        // sees in OUTPUT and POSTROUTING; PACKET_OUTGOING exists only for packet sockets' copies.
+        p.PktType = PacketType.Host;
         p.Hook = Hook.Output;
         UInt128 dstBefore = p.Info.Destination;
         var v = RunHook(fam, p, Hook.Output, ref decider);
@@ -122,17 +125,30 @@ public sealed partial class NetfilterEngine
         var q = State.LocalOut;
         if (q.Count == 0) return;
         var p = t_reply ??= new Packet();
-        // Packets generated while sending these are dropped rather than looping (the kernel never REJECTs a REJECT reply either).
-        int n = q.Count;
-        for (int i = 0; i < n; i++)
+        // A reply may be REJECTed in turn (an ICMP error about a RST): the new packet joins the
+        // queue and is sent after it. The chain ends by itself (no RST answers a RST, no ICMP error
+        // an ICMP error), and the queue is bounded.
+        for (int i = 0; i < q.Count; i++)
         {
             p.Load(q.Get(i));
             p.Number = number;
+            var attached = q.AttachedConn(i, out var ctInfo);
+            if (attached != null)
+            {
+                // nf_ct_attach: conntrack sees an entry already and leaves the packet alone.
+                p.Conn = attached;
+                p.CtInfo = ctInfo;
+                p.ConntrackDone = true;
+            }
             var d = new Decider();
             var r = SendLocalCore(rs, p, ref d);
             State.Observer.OnLocalOut(p, r);
-            State.Conntrack.Release(p);
+            // The inherited entry belongs to the packet that caused the reply; an own one may be
+            // inherited by a later reply, so both are released only after the whole queue.
+            q.SetOwned(i, attached != null && p.Conn == attached ? null : p.Conn);
+            p.Conn = null;
         }
+        for (int i = 0; i < q.Count; i++) State.Conntrack.Release(q.Owned(i));
         q.Clear();
     }
 

@@ -25,6 +25,11 @@ public class OracleExampleTests
         // listener's request socket (retransmitted SYN, SYN inside and outside the window, the 500 ms
         // out-of-window rate limit, expiry after 1 s).
         { "host-replies.rules", "host-replies.scenario.jsonl", null, "host-replies.result.nft.json" },
+        // Recorded with oracle-run --backend nft: REJECT replies inherit the rejected packet's conntrack
+        // entry (RELATED, so a RST runs the nat chain its entry has not been through yet and an ICMP
+        // error looped back is RELATED on lo), a reply can be REJECTed in turn, and OUTPUT sees
+        // pkt_type unicast.
+        { "reject-related.rules", "reject-related.scenario.jsonl", null, "reject-related.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

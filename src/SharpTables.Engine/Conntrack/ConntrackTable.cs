@@ -74,6 +74,12 @@ public sealed class ConntrackTable
     {
         var c = p.Conn;
         p.Conn = null;
+        Release(c);
+    }
+
+    /// <summary>Returns an entry that was never confirmed to the pool (confirmed ones live on in the table).</summary>
+    public void Release(Connection? c)
+    {
         if (c == null || c.Has(ConnStatus.Confirmed) || c.InBySource || _free.Count >= PoolSize) return;
         c.Reset();
         _free.Push(c);
