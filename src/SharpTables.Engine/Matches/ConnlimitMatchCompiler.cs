@@ -13,7 +13,7 @@ public sealed class ConnlimitMatchCompiler : MatchCompiler<ConnlimitMatch>
     protected override CompiledMatch Compile(ConnlimitMatch match, CompileContext ctx)
     {
         var clock = ctx.State.Clock;
-        var data = ctx.State.RuleStates.Get(ctx.Rule, ctx.MatchIndex, () => new ConnCount(clock));
+        var data = ctx.State.RuleStates.Get(ctx.Rule, ctx.MatchIndex, () => new ConnCount(clock, ctx.State.Conntrack));
         return new CompiledConnlimitMatch(data, match, ctx.Family);
     }
 }

@@ -19,13 +19,15 @@ namespace SharpTables.Engine.State;
 /// tuple, the next walk drops it again.</item>
 /// </list>
 /// The kernel's rb-trees (256 slots, random hash) become a dictionary plus 256 slot chains that
-/// only steer which empty lists are freed when a new key is inserted. One CPU is assumed: an
+/// only steer which empty lists are freed when a new key is inserted. A listed connection is
+/// looked up by its tuple in the conntrack table on every walk, as find_or_evict does (the entry
+/// that made it may be long gone, or a new one may carry the same tuple). One CPU is assumed: an
 /// entry whose connection cannot be found is dropped at once. No lookup of a packet's tuple in
-/// the conntrack table is done for packets without <see cref="Packet.Conn"/> (the table offers
-/// none); such packets count as if no entry existed. Arrays grow by doubling and are reused, so
-/// the packet path allocates only when a rule sees more keys or connections than ever before.
+/// the conntrack table is done for packets without <see cref="Packet.Conn"/>; such packets count
+/// as if no entry existed. Arrays grow by doubling and are reused, so the packet path allocates
+/// only when a rule sees more keys or connections than ever before.
 /// </summary>
-public sealed class ConnCount(EngineClock clock)
+public sealed class ConnCount(EngineClock clock, ConntrackTable conntrack)
 {
     private const int Slots = 256, GcMaxNodes = 8, GcMaxCollect = 64;
 
@@ -44,7 +46,6 @@ public sealed class ConnCount(EngineClock clock)
     {
         public ConnTuple Tuple;
         public ushort Zone;
-        public Connection? Ct;
         public int Next;
     }
 
@@ -85,7 +86,7 @@ public sealed class ConnCount(EngineClock clock)
         {
             uint now = (uint)_clock.Jiffies;
             if (!_index.TryGetValue(key, out int n))
-                return InsertNode(key, tuple, ct, zone, now);
+                return InsertNode(key, tuple, zone, now);
             if (_nodes[n].Count == 0)
             {
                 // count_tree defers an emptied list to insert_tree, which finds the node and adds to it.
@@ -107,7 +108,7 @@ public sealed class ConnCount(EngineClock clock)
     }
 
     /// <summary>insert_tree for a key without a list: cleans lists of the same slot, then starts this key's list with the packet's connection.</summary>
-    private uint InsertNode(Key key, in ConnTuple tuple, Connection? ct, ushort zone, uint now)
+    private uint InsertNode(Key key, in ConnTuple tuple, ushort zone, uint now)
     {
         int slot = SlotOf(key);
         CollectSlot(slot, -1, now);
@@ -125,7 +126,7 @@ public sealed class ConnCount(EngineClock clock)
         _nodes[n] = new Node { Key = key, Head = -1, Tail = -1, LastGc = now, LastGcCount = 0, SlotNext = _slotHead[slot] };
         _slotHead[slot] = n;
         _index.Add(key, n);
-        Append(n, tuple, ct, zone);
+        Append(n, tuple, zone);
         return 1;
     }
 
@@ -167,7 +168,7 @@ public sealed class ConnCount(EngineClock clock)
         }
         else if (now == node.LastGc && node.Count - node.LastGcCount < GcMaxCollect)
         {
-            Append(n, tuple, ct, zone);
+            Append(n, tuple, zone);
             return true;
         }
 
@@ -177,17 +178,18 @@ public sealed class ConnCount(EngineClock clock)
             if (collect > GcMaxCollect) break;
             ref var conn = ref _conns[c];
             int next = conn.Next;
-            if (!Alive(conn.Ct, now))
+            var found = Lookup(conn);
+            if (found == null)
             {
                 Free(n, prev, c);
                 collect++;
             }
-            else if (conn.Tuple == tuple && conn.Ct!.Zone == zone)
+            else if (conn.Tuple == tuple && found.Zone == zone)
             {
                 // The connection is counted already (a rule without --syn sees it more than once).
                 return true;
             }
-            else if (AlreadyClosed(conn.Ct!))
+            else if (AlreadyClosed(found))
             {
                 Free(n, prev, c);
                 collect++;
@@ -200,7 +202,7 @@ public sealed class ConnCount(EngineClock clock)
         }
         node.LastGc = now;
         node.LastGcCount = node.Count;
-        Append(n, tuple, ct, zone);
+        Append(n, tuple, zone);
         return true;
     }
 
@@ -214,7 +216,8 @@ public sealed class ConnCount(EngineClock clock)
         {
             ref var conn = ref _conns[c];
             int next = conn.Next;
-            if (!Alive(conn.Ct, now) || AlreadyClosed(conn.Ct!))
+            var found = Lookup(conn);
+            if (found == null || AlreadyClosed(found))
             {
                 Free(n, prev, c);
                 collected++;
@@ -231,15 +234,14 @@ public sealed class ConnCount(EngineClock clock)
         return node.Count == 0;
     }
 
-    /// <summary>nf_conntrack_find_get succeeds: the entry is in the table (confirmed, not removed) and not expired.</summary>
-    private static bool Alive(Connection? ct, uint now) =>
-        ct != null && !ct.Dead && ct.Has(ConnStatus.Confirmed) && (int)(ct.Timeout - now) > 0;
+    /// <summary>nf_conntrack_find_get: the confirmed, unexpired entry with the listed tuple (either direction), or null.</summary>
+    private Connection? Lookup(in Conn conn) => conntrack.Find(conn.Tuple, conn.Zone, out _);
 
     /// <summary>already_closed: TCP connections in TIME_WAIT or CLOSE no longer count.</summary>
     private static bool AlreadyClosed(Connection ct) =>
         ct.Original.Protocol == IpProtocol.Tcp && ct.TcpState is TcpConntrackState.TimeWait or TcpConntrackState.Close;
 
-    private void Append(int n, in ConnTuple tuple, Connection? ct, ushort zone)
+    private void Append(int n, in ConnTuple tuple, ushort zone)
     {
         int c;
         if (_connFree >= 0)
@@ -252,7 +254,7 @@ public sealed class ConnCount(EngineClock clock)
             if (_connUsed == _conns.Length) Array.Resize(ref _conns, _conns.Length * 2);
             c = _connUsed++;
         }
-        _conns[c] = new Conn { Tuple = tuple, Zone = zone, Ct = ct, Next = -1 };
+        _conns[c] = new Conn { Tuple = tuple, Zone = zone, Next = -1 };
         ref var node = ref _nodes[n];
         if (node.Tail >= 0) _conns[node.Tail].Next = c;
         else node.Head = c;

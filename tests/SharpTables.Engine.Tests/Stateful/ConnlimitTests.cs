@@ -16,15 +16,25 @@ public class ConnlimitTests
     private static Connection Track(StatefulKit k, ConnStatus status = ConnStatus.None, TcpConntrackState state = TcpConntrackState.None)
     {
         var i = k.Packet.Info;
+        var original = new ConnTuple(4, i.Protocol, i.Source, i.Destination, i.SourcePort, i.DestinationPort);
         var c = new Connection
         {
-            Original = new ConnTuple(4, i.Protocol, i.Source, i.Destination, i.SourcePort, i.DestinationPort),
+            Original = original,
+            Reply = original.Invert(),
             Status = status,
             TcpState = state,
-            Timeout = (uint)k.Jiffies + 120 * EngineClock.Hz,
+            Timeout = 120 * EngineClock.Hz, // relative until confirmed
         };
         k.Packet.Conn = c;
         return c;
+    }
+
+    /// <summary>The packet was accepted: conntrack confirms its entry into the table (where connlimit looks it up).</summary>
+    private static void Confirm(StatefulKit k, Connection c, ConnStatus more = ConnStatus.None)
+    {
+        var p = new Packet { Conn = c, CtInfo = CtInfo.New };
+        Assert.True(k.State.Conntrack.Confirm(p));
+        c.Status |= more;
     }
 
     /// <summary>Loads a UDP packet from the client and attaches <paramref name="ct"/> (a new entry when null).</summary>
@@ -46,13 +56,13 @@ public class ConnlimitTests
         var m = k.Compile<ConnlimitMatch>(AboveOne);
         var verdicts = new List<bool>();
         var c1 = Udp(k, 1001);
-        c1.Status = ConnStatus.Confirmed;
+        Confirm(k, c1);
         k.AdvanceJiffies(8);
         Udp(k, 1001, c1);
         verdicts.Add(k.Run(m));
         k.AdvanceJiffies(8);
         var c2 = Udp(k, 1002);
-        c2.Status = ConnStatus.Confirmed;
+        Confirm(k, c2);
         k.AdvanceJiffies(8);
         Udp(k, 1002, c2);
         verdicts.Add(k.Run(m));
@@ -74,7 +84,7 @@ public class ConnlimitTests
         var m = k.Compile<ConnlimitMatch>(AboveOne);
         var c = Udp(k, 3001);
         Assert.False(k.Run(m));
-        c.Status = ConnStatus.Confirmed;
+        Confirm(k, c);
         for (int i = 0; i < 4; i++)
         {
             Udp(k, 3001, c);
@@ -95,10 +105,10 @@ public class ConnlimitTests
             var m = k.Compile<ConnlimitMatch>(AboveOne);
             var a = Udp(k, 5000);
             Assert.False(k.Run(m));
-            a.Status = ConnStatus.Confirmed; // accepted
+            Confirm(k, a); // accepted
             k.AdvanceJiffies(10);
             var b = Udp(k, 5001);
-            b.Status = status;
+            Confirm(k, b, status);
             Assert.Equal(dropped, k.Run(m));
         }
     }
@@ -115,7 +125,7 @@ public class ConnlimitTests
         var ct = Track(k, ConnStatus.None, TcpConntrackState.SynSent);
         Assert.False(k.Run(m, out bool hotdrop));
         Assert.False(hotdrop);
-        ct.Status = ConnStatus.Confirmed | ConnStatus.SeenReply | ConnStatus.Assured;
+        Confirm(k, ct, ConnStatus.SeenReply | ConnStatus.Assured);
         ct.TcpState = TcpConntrackState.Established;
         k.AdvanceJiffies(1);
         k.Tcp("198.51.100.1", "198.51.100.2", 6000, 7777, flags: 0x10);
@@ -151,16 +161,38 @@ public class ConnlimitTests
             conns.Add(Track(k, ConnStatus.None, TcpConntrackState.SynSent));
             bool upTo = k.Run(m);
             Assert.Equal(port <= 2, upTo); // --connlimit-upto 2: matches while at most 2
-            conns[^1].Status = ConnStatus.Confirmed | ConnStatus.Assured;
+            Confirm(k, conns[^1], ConnStatus.Assured);
             conns[^1].TcpState = TcpConntrackState.Established;
         }
         conns[0].TcpState = TcpConntrackState.TimeWait; // already_closed
-        conns[1].Dead = true; // removed from the conntrack table
+        k.State.Conntrack.Kill(conns[1]); // removed from the conntrack table
         k.AdvanceJiffies(1);
         k.Tcp("198.51.100.2", "198.51.100.1", 4, 22);
         Track(k, ConnStatus.None, TcpConntrackState.SynSent);
         Assert.True(k.Run(m));
         Assert.Equal(2u, m.Data.CountFor(StatefulKit.V4("198.51.100.2"))); // conns[2] and the new one
+    }
+
+    [Fact]
+    public void A_listed_connection_is_looked_up_by_its_tuple_not_by_the_entry_that_made_it()
+    {
+        // Differential corpus (b0000 case 7): a dropped SYN's entry is never confirmed, and the engine
+        // recycles such entries for later connections. nf_conncount looks listed tuples up in the
+        // conntrack table, so the dropped SYN stops counting even when its entry object lives on
+        // confirmed for another flow.
+        var k = new StatefulKit();
+        var m = k.Compile<ConnlimitMatch>(AboveOne);
+        var dropped = Udp(k, 7001);
+        Assert.False(k.Run(m)); // counted, then dropped: never confirmed
+        k.AdvanceJiffies(8);
+        k.Udp("198.51.100.9", "198.51.100.1", 7002, 9999); // another source, another key
+        var orig = new ConnTuple(4, k.Packet.Info.Protocol, k.Packet.Info.Source, k.Packet.Info.Destination, 7002, 9999);
+        dropped.Original = orig; // the pool hands the same entry to this flow, which is accepted
+        dropped.Reply = orig.Invert();
+        Confirm(k, dropped);
+        k.AdvanceJiffies(8);
+        Udp(k, 7003);
+        Assert.False(k.Run(m)); // only this connection counts for 198.51.100.2
     }
 
     [Fact]
@@ -170,7 +202,7 @@ public class ConnlimitTests
         var m = (CompiledConnlimitMatch)k.Compile<ConnlimitMatch>(AboveOne);
         var a = Udp(k, 1);
         k.Run(m);
-        a.Status = ConnStatus.Confirmed;
+        Confirm(k, a);
         a.Timeout = (uint)k.Jiffies + 30 * EngineClock.Hz;
         k.AdvanceJiffies(30 * EngineClock.Hz);
         Udp(k, 2);
@@ -189,7 +221,7 @@ public class ConnlimitTests
             var c = Udp(k, 1, src: src);
             c.Zone = zone;
             bool matched = k.Run(m);
-            c.Status = ConnStatus.Confirmed; // accepted: conntrack confirms it
+            Confirm(k, c); // accepted: conntrack confirms it
             return matched;
         }
         Assert.False(Count("198.51.100.2"));
@@ -226,7 +258,7 @@ public class ConnlimitTests
         {
             conns[i] = Udp(k, (ushort)(i + 1), src: $"198.51.100.{i + 1}");
             k.Run(m);
-            conns[i].Status = ConnStatus.Confirmed;
+            Confirm(k, conns[i]);
         }
         void Burst()
         {
