@@ -71,7 +71,11 @@ public sealed partial class NetfilterEngine
         var outIface = net.Route(p.Info.Version, p.Info.Destination);
         if (outIface == null) return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
         // ip_forward: hop limit exhausted packets never reach FORWARD; the TTL is decremented before it.
-        if (p.Info.Ttl <= 1) return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
+        if (p.Info.Ttl <= 1)
+        {
+            SendTimeExceeded(p);
+            return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
+        }
         DecrementTtl(p);
         p.Out = outIface;
         p.Hook = Hook.Forward;
@@ -197,6 +201,20 @@ public sealed partial class NetfilterEngine
             return (d >> 28) == 0xe || State.Network.IsBroadcast(p.Info.Destination);
         }
         return (byte)(p.Info.Destination >> 120) == 0xff;
+    }
+
+    /// <summary>
+    /// ip_forward's too_many_hops: an ICMP time exceeded goes back through OUTPUT, carrying the
+    /// packet's conntrack entry as every ICMP error does (icmp_glue_bits attaches it).
+    /// </summary>
+    private void SendTimeExceeded(Packet p)
+    {
+        if (p.Info.Version != 4) return;
+        var queue = State.LocalOut;
+        var buffer = queue.Reserve();
+        if (buffer.IsEmpty) return;
+        int length = Targets.RejectReplies.TimeExceeded(p, State.Network, Targets.IcmpRateLimiter.For(State), buffer);
+        if (length > 0) queue.Commit(length, p);
     }
 
     /// <summary>ip_decrease_ttl: the hop count drops by one, the IPv4 header checksum follows.</summary>

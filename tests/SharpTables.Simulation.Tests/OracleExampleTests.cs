@@ -30,6 +30,10 @@ public class OracleExampleTests
         // error looped back is RELATED on lo), a reply can be REJECTed in turn, and OUTPUT sees
         // pkt_type unicast.
         { "reject-related.rules", "reject-related.scenario.jsonl", null, "reject-related.result.nft.json" },
+        // Recorded with oracle-run --backend nft --topology router: a forwarded packet with TTL 1 gets an
+        // ICMP time exceeded (RELATED: it carries the packet's unconfirmed entry), except a non-first
+        // fragment or an ICMP error.
+        { "forward-ttl.rules", "forward-ttl.scenario.jsonl", null, "forward-ttl.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

@@ -87,8 +87,27 @@ public static partial class RejectReplies
         if ((BinaryPrimitives.ReadUInt16BigEndian(b[6..]) & 0x1fff) != 0) return 0;
         byte proto = b[9];
         if (NeedsChecksum(b, ihl, len, proto) && !TransportChecksumValid(b, ihl, len, proto)) return 0;
+        return IcmpSend(p, 3, code, network, limiter, reply);
+    }
 
-        // __icmp_send
+    /// <summary>
+    /// ip_forward's answer to a packet whose TTL would run out (ICMP time exceeded in transit),
+    /// under the same rules and rate limits as every <see cref="IcmpSend"/>.
+    /// </summary>
+    public static int TimeExceeded(Packet p, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply)
+    {
+        if (!p.Info.IsIPv4 || KernelView.SkbLength(p) < 20) return 0;
+        return IcmpSend(p, 11, 0, network, limiter, reply);
+    }
+
+    /// <summary>__icmp_send: an ICMP error of <paramref name="type"/>/<paramref name="code"/> about <paramref name="p"/>, or 0 when none is sent.</summary>
+    private static int IcmpSend(Packet p, byte type, byte code, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply)
+    {
+        ReadOnlySpan<byte> b = p.Bytes;
+        int len = KernelView.SkbLength(p);
+        int ihl = (b[0] & 0x0f) * 4;
+        if ((BinaryPrimitives.ReadUInt16BigEndian(b[6..]) & 0x1fff) != 0) return 0;
+        byte proto = b[9];
         if (p.PktType is not (PacketType.Host or PacketType.Outgoing)) return 0;
         uint src = BinaryPrimitives.ReadUInt32BigEndian(b[12..]);
         uint dst = BinaryPrimitives.ReadUInt32BigEndian(b[16..]);
@@ -99,7 +118,6 @@ public static partial class RejectReplies
             byte inner = b[ihl];
             if (inner > 18 || IsIcmpErrorType(inner)) return 0;
         }
-        const byte type = 3;
         bool limited = false;
         if (p.In is not { IsLoopback: true } && !limiter.GlobalAllow(type, code, out limited)) return 0;
 
