@@ -34,6 +34,10 @@ public class OracleExampleTests
         // ICMP time exceeded (RELATED: it carries the packet's unconfirmed entry), except a non-first
         // fragment or an ICMP error.
         { "forward-ttl.rules", "forward-ttl.scenario.jsonl", null, "forward-ttl.result.nft.json" },
+        // Recorded with oracle-run --backend nft: SCTP conntrack's validity checks. A well-formed INIT
+        // (CRC32c from scapy) is NEW in state CLOSED; a bad CRC, a non-zero tag on an INIT, a zero-length
+        // chunk and a packet shorter than the common header are INVALID.
+        { "sctp-validity.rules", "sctp-validity.scenario.jsonl", null, "sctp-validity.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

@@ -22,6 +22,7 @@ public static class ConntrackProc
           .Append(L4Name(t.Protocol).PadRight(8)).Append(' ').Append(t.Protocol).Append(' ')
           .Append(secondsLeft).Append(' ');
         if (t.Protocol == IpProtocol.Tcp) sb.Append(TcpTracker.StateNames[(int)ct.TcpState]).Append(' ');
+        else if (t.Protocol == IpProtocol.Sctp) sb.Append("CLOSED "); // the only SCTP state modelled (no association tracking)
         if (t.Protocol == IpProtocol.Gre)
             sb.Append("timeout=").Append(ProtocolTrackers.GreUnreplied / EngineClock.Hz)
               .Append(", stream_timeout=").Append(ProtocolTrackers.GreReplied / EngineClock.Hz).Append(' ');

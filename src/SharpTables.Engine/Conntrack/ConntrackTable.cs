@@ -438,6 +438,11 @@ public sealed class ConntrackTable
             case IpProtocol.Gre:
                 ProtocolTrackers.GrePacket(ct, now);
                 return TrackVerdict.Accept;
+            case IpProtocol.Sctp:
+                if (ProtocolTrackers.SctpInvalid(packet, dataoff, verify, isNew: !ct.Has(ConnStatus.Confirmed))) return TrackVerdict.Invalid;
+                // No association state machine: a valid packet keeps the entry for the CLOSED-state timeout.
+                Refresh(ct, ProtocolTrackers.SctpClosed, now);
+                return TrackVerdict.Accept;
             default:
                 Refresh(ct, ProtocolTrackers.GenericTimeout, now);
                 return TrackVerdict.Accept;

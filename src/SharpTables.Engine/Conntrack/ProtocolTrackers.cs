@@ -15,6 +15,49 @@ internal static class ProtocolTrackers
     internal const uint GenericTimeout = 600 * Secs;
     internal const uint GreUnreplied = 30 * Secs, GreReplied = 180 * Secs;
 
+    /// <summary>SCTP entries: nf_conntrack_proto_sctp's timeout for the CLOSED state a new association starts in.</summary>
+    internal const uint SctpClosed = 10 * Secs;
+
+    /// <summary>
+    /// The validity checks of nf_conntrack_sctp_packet, without its association state machine:
+    /// sctp_error (shorter than the 12-byte common header; in PREROUTING with checksums on, a CRC32c
+    /// that does not match), do_basic_checks (no chunk, a zero-length chunk, COOKIE-ECHO/ACK not
+    /// first or INIT/INIT-ACK/SHUTDOWN-COMPLETE not alone), and for a packet that would start an
+    /// entry the out-of-the-blue rules (ABORT, SHUTDOWN-COMPLETE or COOKIE-ACK present, an INIT
+    /// with a non-zero verification tag, a chunk type the state table does not know).
+    /// True = invalid: the packet gets no conntrack entry.
+    /// </summary>
+    internal static bool SctpInvalid(ReadOnlySpan<byte> packet, int dataoff, bool verifyChecksum, bool isNew)
+    {
+        if (packet.Length < dataoff + 12) return true;
+        if (verifyChecksum && BinaryPrimitives.ReadUInt32LittleEndian(packet[(dataoff + 8)..]) != SctpChecksum(packet[dataoff..])) return true;
+        int count = 0;
+        bool single = false, ootb = false, unknown = false;
+        for (int offset = dataoff + 12; offset + 4 <= packet.Length; count++)
+        {
+            byte type = packet[offset];
+            int length = BinaryPrimitives.ReadUInt16BigEndian(packet[(offset + 2)..]);
+            if (type is SctpInit or SctpInitAck or SctpShutdownComplete) single = true;
+            if (((type is SctpCookieAck or SctpCookieEcho || single) && count != 0) || length == 0) return true;
+            if (type is SctpAbort or SctpShutdownComplete or SctpCookieAck) ootb = true;
+            if (type > SctpShutdownComplete) unknown = true;
+            if (isNew && type == SctpInit && BinaryPrimitives.ReadUInt32BigEndian(packet[(dataoff + 4)..]) != 0) return true;
+            offset += (length + 3) & ~3;
+        }
+        if (count == 0) return true;
+        return isNew && (ootb || unknown);
+    }
+
+    private const byte SctpInit = 1, SctpInitAck = 2, SctpAbort = 6, SctpCookieEcho = 10, SctpCookieAck = 11, SctpShutdownComplete = 14;
+
+    /// <summary>sctp_compute_cksum: CRC32c over the packet with the checksum field as zeros, as the field stores it (little-endian).</summary>
+    private static uint SctpChecksum(ReadOnlySpan<byte> sctp)
+    {
+        uint crc = 0xffffffff;
+        for (int i = 0; i < sctp.Length; i++) crc = System.Numerics.BitOperations.Crc32C(crc, i is >= 8 and < 12 ? (byte)0 : sctp[i]);
+        return ~crc;
+    }
+
     /// <summary>udp_error / udplite_error: short, truncated or (when checked) badly checksummed datagrams are invalid.</summary>
     internal static bool UdpError(ReadOnlySpan<byte> packet, int dataoff, bool lite, bool verifyChecksum, in PacketInfo info)
     {
