@@ -25,14 +25,27 @@ public sealed class NatTests
         using var lab = new NetnsLab();
         using var web = Listen(lab.Fw, IPAddress.Any, 80);
         using var d = lab.StartDaemon(Nat + "-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n");
-        Assert.Contains("IPv4 diverted at Output, PreRouting, SourceNat", d.Output);
 
         // Connect() talks both ways: the greeting and the echo only reach a socket connected to :8080
         // if the replies leave with source port 8080 again.
         Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 8080));
         Assert.Equal(1, web.Accepted);
+        Assert.Contains("IPv4 diverted at Output, PreRouting, SourceNat", d.Output);
         Assert.Equal(0, d.Terminate());
         Assert.Matches("rewritten=[1-9]", d.Output);
+    }
+
+    [NetnsFact]
+    public void Redirect_works_for_ipv6_through_ip6tables()
+    {
+        using var lab = new NetnsLab(ipv6: true);
+        using var web = Listen(lab.Fw, IPAddress.IPv6Any, 80);
+        using var d = lab.StartDaemon6("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+            Nat + "-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n");
+
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress6, 8080));
+        Assert.Equal(1, web.Accepted);
+        Assert.Contains("SHARPTABLESD", lab.Exec(lab.Fw, "ip6tables", "-t", "raw", "-S", "PREROUTING"));
     }
 
     [NetnsFact]
@@ -79,6 +92,61 @@ public sealed class NatTests
         Assert.Equal(3, backend.Accepted);
         Assert.Equal(RouterBackendSide, backend.LastPeer?.Address);
     }
+
+    [NetnsFact]
+    public void A_datagram_whose_ttl_runs_out_at_the_router_gets_time_exceeded()
+    {
+        using var lab = new NetnsLab(backend: true);
+        using var d = lab.StartDaemon(Nat + "-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n");
+        using var icmp = Socket(lab.Client, AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp);
+        using var udp = Socket(lab.Client, AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        udp.Ttl = 1;
+        udp.SendTo("x"u8.ToArray(), new IPEndPoint(BackendAddress, 9));
+
+        // ip_forward answers a packet it cannot forward any further with ICMP time exceeded (type 11).
+        var buf = new byte[1500];
+        var deadline = DateTime.UtcNow.AddSeconds(2);
+        bool seen = false;
+        while (!seen && DateTime.UtcNow < deadline)
+        {
+            if (!icmp.Poll(100_000, SelectMode.SelectRead)) continue;
+            int n = icmp.Receive(buf);
+            int ihl = (buf[0] & 0xf) * 4;
+            seen = n > ihl && buf[ihl] == 11 && new IPAddress(buf.AsSpan(12, 4)).Equals(FwAddress);
+        }
+        Assert.True(seen, "no ICMP time exceeded from the router");
+    }
+
+    [NetnsFact]
+    public void Nat_mode_replies_to_reject_and_a_restart_after_kill_then_a_stop_leaves_the_tables_as_they_were()
+    {
+        using var lab = new NetnsLab();
+        // Rules of the system's own in the tables the diversion uses, which must survive.
+        lab.Exec(lab.Fw, "iptables", "-t", "raw", "-A", "PREROUTING", "-p", "icmp", "-j", "ACCEPT");
+        lab.Exec(lab.Fw, "iptables", "-t", "mangle", "-A", "POSTROUTING", "-p", "icmp", "-j", "ACCEPT");
+        var before = Tables(lab);
+        using var web = Listen(lab.Fw, IPAddress.Any, 80);
+        using var ssh = Listen(lab.Fw, IPAddress.Any, 22);
+        const string rules = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
+            "-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset\nCOMMIT\n" +
+            Nat + "-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n";
+        using var killed = lab.StartDaemon(rules);
+        killed.Kill();
+        Assert.NotEqual(before, Tables(lab));
+
+        // The next start replaces what the killed daemon left in every table.
+        using var d = lab.RestartDaemon(killed.StateDir);
+        Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 8080));
+        Assert.Equal(ConnectResult.Refused, Connect(lab.Client, FwAddress, 22));
+        Assert.Equal(0, ssh.Accepted);
+        Assert.Equal(0, d.Terminate());
+        // The RST went out once: the daemon's own reply is not queued again at OUTPUT or POSTROUTING.
+        Assert.Contains("replies=1 ", d.Output);
+        Assert.Equal(before, Tables(lab));
+    }
+
+    private static string Tables(NetnsLab lab) =>
+        string.Concat(new[] { "raw", "mangle", "nat", "filter" }.Select(t => lab.Exec(lab.Fw, "iptables", "-t", t, "-S")));
 
     private const string MangleHeader = "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n";
 
