@@ -65,7 +65,10 @@ public sealed class Diversion
     /// </summary>
     public const uint BypassMark = 0x53544400;
 
-    /// <summary>Every built-in chain a jump may be put in, per table, in the order they are installed.</summary>
+    /// <summary>
+    /// Every built-in chain a jump may be put in, in the order they are installed: the second-pass
+    /// jumps before the PREROUTING one that hands out tickets, so no ticketed packet slips past.
+    /// </summary>
     private static readonly (DivertedHooks Hook, string Table, string Chain)[] Jumps =
     [
         (DivertedHooks.SourceNat, "mangle", "INPUT"), (DivertedHooks.SourceNat, "mangle", "POSTROUTING"),

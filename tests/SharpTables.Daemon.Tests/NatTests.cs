@@ -86,11 +86,16 @@ public sealed class NatTests
         using var backend = Listen(lab.Backend!, IPAddress.Any, 8080);
         using var d = lab.StartDaemon(Nat +
             "-A PREROUTING -d 198.51.100.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 203.0.113.2:8080\n" +
-            "-A POSTROUTING -o eth1 -j SNAT --to-source 203.0.113.1\nCOMMIT\n");
+            "-A POSTROUTING -o eth1 -j SNAT --to-source 203.0.113.1\nCOMMIT\n",
+            // Two queues: --queue-balance hashes the addresses, so the second pass of a packet
+            // (other destination) may well be answered by the other queue's worker.
+            "--queue", "3", "--queues", "2");
 
         for (int i = 0; i < 3; i++) Assert.Equal(ConnectResult.Connected, Connect(lab.Client, FwAddress, 80));
         Assert.Equal(3, backend.Accepted);
         Assert.Equal(RouterBackendSide, backend.LastPeer?.Address);
+        var queued = lab.QueuedPackets();
+        Assert.True(queued.GetValueOrDefault(3) > 0 && queued.GetValueOrDefault(4) > 0, $"queued per queue: {string.Join(", ", queued)}");
     }
 
     [NetnsFact]
