@@ -76,9 +76,7 @@ public sealed class PacketPath : IEngineObserver, IDisposable
     /// REJECT see the packet as it is on the wire.
     /// Engine verdicts: ACCEPT/DROP as they are; STOLEN (a fragment held for reassembly) is
     /// accepted — the fragment that completes the datagram carries the datagram's verdict; QUEUE
-    /// (a rule's own -j NFQUEUE) passes the packet on to that queue. At PREROUTING, a packet the
-    /// engine dropped only because its TTL ran out on the way to FORWARD is accepted, so the kernel
-    /// drops it itself with the ICMP time exceeded a router sends.
+    /// (a rule's own -j NFQUEUE) passes the packet on to that queue.
     /// Rewrites (NAT, TTL, TOS, TCPMSS...) go back to the kernel, except a new source address of a
     /// packet queued at PREROUTING, which waits for a second pass (<see cref="SourceTickets"/>): a
     /// packet carrying a ticket in its mark at INPUT or POSTROUTING only gets that source and its
@@ -114,7 +112,6 @@ public sealed class PacketPath : IEngineObserver, IDisposable
                 if (q.HwAddress.Length == 6) SetMacHeader(p, iface, q.HwAddress, q.HwProtocol);
                 if (q.Hook == NfHook.Forward) RestoreTtl(p);
                 result = Engine.Receive(p, iface);
-                if (q.Hook == NfHook.PreRouting && TtlExpiredOnTheWayOut(p, result)) result = result with { Verdict = Verdict.Accept };
             }
             if (_packetLogs.Count + _replyLogs.Count > 0) PostLogs(LogOutput.VerdictName(result.Verdict));
         }
@@ -137,19 +134,6 @@ public sealed class PacketPath : IEngineObserver, IDisposable
         if ((q.SkbInfo & NfSkbInfo.ChecksumNotReady) == 0 || q.OriginalLength != q.Payload.Length) return -1;
         if (!Checksum.SetTransport(p.WritableBytes)) return -1;
         return p.Info.TransportOffset + Checksum.TransportChecksumOffset(p.Info.Protocol);
-    }
-
-    /// <summary>
-    /// ip_forward never lets a packet with TTL (hop limit) 1 or 0 through: it drops it and sends
-    /// ICMP time exceeded. The engine drops such a packet without a rule before its FORWARD; the
-    /// kernel, given the packet back, routes it to the same end and answers as a router does.
-    /// </summary>
-    private bool TtlExpiredOnTheWayOut(Packet p, in PacketResult result)
-    {
-        if (result.Verdict != Verdict.Drop || result.Table != null || result.Hook != Hook.PreRouting || p.Info.Ttl > 1) return false;
-        var net = Engine.State.Network;
-        byte v = p.Info.Version;
-        return net.Forwarding && !net.IsLocal(v, p.Info.Destination) && net.Route(v, p.Info.Destination) != null;
     }
 
     /// <summary>

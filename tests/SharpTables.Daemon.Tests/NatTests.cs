@@ -108,7 +108,8 @@ public sealed class NatTests
         udp.Ttl = 1;
         udp.SendTo("x"u8.ToArray(), new IPEndPoint(BackendAddress, 9));
 
-        // ip_forward answers a packet it cannot forward any further with ICMP time exceeded (type 11).
+        // ip_forward answers a packet it cannot forward any further with ICMP time exceeded (type 11);
+        // diverted at PREROUTING, the engine's forwarding sends it (through the daemon's raw socket).
         var buf = new byte[1500];
         var deadline = DateTime.UtcNow.AddSeconds(2);
         bool seen = false;
