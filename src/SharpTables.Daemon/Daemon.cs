@@ -210,16 +210,17 @@ public sealed class SharpTablesDaemon : IDisposable
     /// <summary>One line of totals: packets, verdicts, replies and the average rate since start.</summary>
     public string Summary()
     {
-        long packets = 0, accepted = 0, dropped = 0, errors = 0;
+        long packets = 0, accepted = 0, dropped = 0, rewritten = 0, errors = 0;
         foreach (var w in _workers)
         {
             packets += w.Packets;
             accepted += w.Accepted;
             dropped += w.Dropped;
+            rewritten += w.Rewritten;
             errors += w.Errors;
         }
         double seconds = Math.Max(1e-3, (DateTime.UtcNow - _started).TotalSeconds);
-        return $"packets={packets} accepted={accepted} dropped={dropped} replies={Path.RepliesSent} reply_failures={Path.RepliesFailed} " +
+        return $"packets={packets} accepted={accepted} dropped={dropped} rewritten={rewritten} replies={Path.RepliesSent} reply_failures={Path.RepliesFailed} " +
                $"errors={errors} log_lines={LogOutput?.Written ?? 0} log_lost={LogOutput?.Lost ?? 0} seconds={seconds:F1} pps={packets / seconds:F0}";
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using SharpTables.Engine;
 using SharpTables.Netlink;
 using SharpTables.Packets;
@@ -14,6 +15,7 @@ namespace SharpTables.Daemon;
 public sealed class PacketPath : IEngineObserver, IDisposable
 {
     private readonly ReplySender _replies = new();
+    private readonly SourceTickets _tickets = new();
     private readonly object _swapLock = new();
     private readonly TextWriter _log;
 
@@ -60,24 +62,39 @@ public sealed class PacketPath : IEngineObserver, IDisposable
 
     /// <summary>
     /// Runs a queued packet through the engine and returns the NF_* verdict for the kernel;
-    /// <paramref name="p"/> (the caller's reusable packet) ends with the engine's mark.
+    /// <paramref name="p"/> (the caller's reusable packet) ends with the engine's mark and, when
+    /// <paramref name="rewritten"/>, with the bytes the kernel must continue with instead of its own
+    /// (a verdict with NFQA_PAYLOAD).
     ///
     /// Hook mapping: LOCAL_OUT (and POSTROUTING without an input device) → <see cref="NetfilterEngine.SendLocal"/>;
     /// everything else → <see cref="NetfilterEngine.Receive"/> on the input interface, which runs
     /// PREROUTING and the engine's own routing to INPUT or FORWARD/POSTROUTING. A FORWARD packet's
     /// TTL was already decremented by the kernel, so it is restored first (the engine decrements it
-    /// again, as ip_forward does). Partial checksums (offload, NFQA_SKB_CSUMNOTREADY) are completed
-    /// in the copy, so conntrack and REJECT see the packet as it is on the wire.
+    /// again, as ip_forward does); a PREROUTING packet the engine forwards is handed back with one
+    /// more TTL than the engine left, since the kernel's ip_forward still decrements it. Partial
+    /// checksums (offload, NFQA_SKB_CSUMNOTREADY) are completed in the copy, so conntrack and
+    /// REJECT see the packet as it is on the wire.
     /// Engine verdicts: ACCEPT/DROP as they are; STOLEN (a fragment held for reassembly) is
     /// accepted — the fragment that completes the datagram carries the datagram's verdict; QUEUE
     /// (a rule's own -j NFQUEUE) passes the packet on to that queue.
+    /// Rewrites (NAT, TTL, TOS, TCPMSS...) go back to the kernel, except a new source address of a
+    /// packet queued at PREROUTING, which waits for a second pass (<see cref="SourceTickets"/>): a
+    /// packet carrying a ticket in its mark at INPUT or POSTROUTING only gets that source and its
+    /// mark. Fragments go back as they came (the engine judged the reassembled datagram); a rewrite
+    /// of a packet the kernel gave only in part (longer than the copy range) cannot be handed back,
+    /// so that packet is dropped.
     /// </summary>
-    public uint Decide(in NfQueuePacket q, Packet p)
+    public uint Decide(in NfQueuePacket q, Packet p, out bool rewritten)
     {
+        rewritten = false;
         if (!p.Load(q.Payload) && p.Info.Version is not (4 or 6)) return NfVerdict.Drop;
-        if ((q.SkbInfo & NfSkbInfo.ChecksumNotReady) != 0 && q.OriginalLength == q.Payload.Length)
-            Checksum.SetTransport(p.WritableBytes);
+        if (SourceTickets.IsTicket(q.Mark) && q.Hook is NfHook.LocalIn or NfHook.PostRouting)
+            return FinishSource(q, p, out rewritten);
+        int checksumAt = CompleteChecksum(q, p);
         p.Mark = q.Mark;
+        var source = p.Info.Source;
+        // The engine's copy of a fragment may become the reassembled datagram; the kernel keeps the fragment as it is.
+        bool fragment = p.Info.IsFragment || (p.Info.Flags & PacketFlags.MoreFragments) != 0;
         PacketResult result;
         lock (Lock)
         {
@@ -98,12 +115,90 @@ public sealed class PacketPath : IEngineObserver, IDisposable
             }
             if (_packetLogs.Count + _replyLogs.Count > 0) PostLogs(LogOutput.VerdictName(result.Verdict));
         }
-        return result.Verdict switch
+        uint verdict = result.Verdict switch
         {
             Verdict.Accept or Verdict.Stolen => NfVerdict.Accept,
             Verdict.Queue => NfVerdict.ToQueue(result.QueueNumber, result.QueueBypass),
             _ => NfVerdict.Drop,
         };
+        if (!fragment && result.Verdict is Verdict.Accept or Verdict.Queue) rewritten = HandBack(q, p, result, source, checksumAt, ref verdict);
+        return verdict;
+    }
+
+    /// <summary>
+    /// Completes an offloaded (CHECKSUM_PARTIAL) transport checksum in the copy; returns where the
+    /// checksum field is (it is then the only byte pair that differs from the queued packet), or -1.
+    /// </summary>
+    private static int CompleteChecksum(in NfQueuePacket q, Packet p)
+    {
+        if ((q.SkbInfo & NfSkbInfo.ChecksumNotReady) == 0 || q.OriginalLength != q.Payload.Length) return -1;
+        if (!Checksum.SetTransport(p.WritableBytes)) return -1;
+        return p.Info.TransportOffset + Checksum.TransportChecksumOffset(p.Info.Protocol);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="p"/> what the kernel continues with after the verdict (see
+    /// <see cref="Decide"/>) and says whether it differs from the queued packet.
+    /// </summary>
+    private bool HandBack(in NfQueuePacket q, Packet p, in PacketResult result, UInt128 source, int checksumAt, ref uint verdict)
+    {
+        var queued = q.Payload;
+        var bytes = p.WritableBytes;
+        byte version = p.Info.Version;
+        if (bytes.Length < MinHeader(version)) return false;
+        bool received = q.Hook == NfHook.PreRouting;
+        if (received && result.Hook is Hook.Forward or Hook.PostRouting)
+        {
+            int ttlAt = version == 4 ? 8 : 7;
+            if (bytes.Length > ttlAt && bytes[ttlAt] < 255) PacketRewriter.SetTtl(bytes, (byte)(bytes[ttlAt] + 1));
+        }
+        var finalSource = SourceOf(bytes, version);
+        bool deferSource = received && finalSource != source;
+        if (deferSource && !SetSource(bytes, version, source)) deferSource = false;
+        // A packet whose only change is its deferred source goes back as it came, but with its ticket.
+        bool changed = deferSource || bytes.Length != queued.Length || !SameBytes(bytes, queued, checksumAt);
+        if (!changed) return false;
+        if (q.OriginalLength != queued.Length || bytes.Length > NfQueue.MaxPayload)
+        {
+            verdict = NfVerdict.Drop;
+            return false;
+        }
+        if (deferSource) p.Mark = _tickets.Issue(version, p.Info.Protocol, source, DestinationOf(bytes, version), finalSource, p.Mark);
+        return true;
+    }
+
+    /// <summary>The second pass of a packet whose source waited for the kernel's routing: the final source and the engine's mark.</summary>
+    private uint FinishSource(in NfQueuePacket q, Packet p, out bool rewritten)
+    {
+        rewritten = false;
+        CompleteChecksum(q, p);
+        var bytes = p.WritableBytes;
+        byte version = p.Info.Version;
+        if (q.OriginalLength != q.Payload.Length || bytes.Length < MinHeader(version)
+            || !_tickets.TryTake(q.Mark, version, p.Info.Protocol, SourceOf(bytes, version), DestinationOf(bytes, version), out var finalSource, out uint mark)
+            || !SetSource(bytes, version, finalSource))
+            return NfVerdict.Drop;
+        p.Mark = mark;
+        rewritten = true;
+        return NfVerdict.Accept;
+    }
+
+    private static int MinHeader(byte version) => version == 4 ? 20 : 40;
+
+    private static UInt128 SourceOf(ReadOnlySpan<byte> ip, byte version) =>
+        version == 4 ? BinaryPrimitives.ReadUInt32BigEndian(ip[12..]) : PacketParser.ReadUInt128(ip[8..]);
+
+    private static UInt128 DestinationOf(ReadOnlySpan<byte> ip, byte version) =>
+        version == 4 ? BinaryPrimitives.ReadUInt32BigEndian(ip[16..]) : PacketParser.ReadUInt128(ip[24..]);
+
+    private static bool SetSource(Span<byte> ip, byte version, UInt128 address) =>
+        version == 4 ? PacketRewriter.SetIpv4Source(ip, (uint)address) : PacketRewriter.SetIpv6Source(ip, address);
+
+    /// <summary>Byte equality, not counting the checksum field at <paramref name="skip"/> (when not -1).</summary>
+    private static bool SameBytes(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, int skip)
+    {
+        if (skip < 0 || skip + 2 > a.Length) return a.SequenceEqual(b);
+        return a[..skip].SequenceEqual(b[..skip]) && a[(skip + 2)..].SequenceEqual(b[(skip + 2)..]);
     }
 
     /// <summary>The frame's Ethernet header as the kernel's LOG and mac match see it: our MAC, the sender's, the ethertype.</summary>

@@ -10,7 +10,9 @@ namespace SharpTables.Daemon;
 /// lone packet is answered at once) or after <see cref="MaxBatch"/> packets. Every answer is a
 /// batch verdict (for one packet it is the same as a single one), so a packet that somehow got
 /// no verdict (unparsable message, failed send) is settled by the next answer instead of
-/// occupying the queue forever. Nothing is allocated per packet.
+/// occupying the queue forever. A packet the engine rewrote (NAT, mangle targets) is answered
+/// on its own, after the pending batch, with a verdict that carries the new bytes. Nothing is
+/// allocated per packet.
 /// </summary>
 public sealed class QueueWorker
 {
@@ -26,7 +28,7 @@ public sealed class QueueWorker
     private volatile bool _stop;
     private bool _pending;
     private uint _pendingId, _pendingVerdict;
-    private long _packets, _accepted, _dropped, _errors;
+    private long _packets, _accepted, _dropped, _rewritten, _errors;
 
     public QueueWorker(NfQueue queue, PacketPath path, TextWriter log)
     {
@@ -39,6 +41,8 @@ public sealed class QueueWorker
     public long Packets => Interlocked.Read(ref _packets);
     public long Accepted => Interlocked.Read(ref _accepted);
     public long Dropped => Interlocked.Read(ref _dropped);
+    /// <summary>Packets handed back to the kernel with new bytes.</summary>
+    public long Rewritten => Interlocked.Read(ref _rewritten);
     /// <summary>Failures to send a verdict, plus the kernel's error answers to verdicts.</summary>
     public long Errors => Interlocked.Read(ref _errors) + _queue.VerdictErrors;
 
@@ -92,11 +96,17 @@ public sealed class QueueWorker
         int n = 0;
         do
         {
-            uint verdict = _path.Decide(q, _packet);
+            uint verdict = _path.Decide(q, _packet, out bool rewritten);
             Interlocked.Increment(ref _packets);
             if (verdict == NfVerdict.Accept) Interlocked.Increment(ref _accepted);
             else if (verdict == NfVerdict.Drop) Interlocked.Increment(ref _dropped);
-            Answer(q.Id, verdict, q.Mark, _packet.Mark);
+            if (rewritten)
+            {
+                Interlocked.Increment(ref _rewritten);
+                Flush();
+                _queue.VerdictWithPayload(q.Id, verdict, _packet.Mark, _packet.Bytes);
+            }
+            else Answer(q.Id, verdict, q.Mark, _packet.Mark);
         }
         while (++n < MaxBatch && _queue.TryReceive(out q, 0));
         Flush();

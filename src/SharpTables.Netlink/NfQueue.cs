@@ -45,6 +45,7 @@ public sealed class NfQueue : IDisposable
     private readonly NetlinkSocket _socket;
     private readonly byte[] _rx = new byte[0x10000 + 4096];
     private readonly byte[] _tx = new byte[128];
+    private byte[]? _txPayload; // verdicts carrying a packet; allocated on first use
     private int _rxLength, _rxOffset;
     private uint _sequence;
     private bool _disposed;
@@ -183,6 +184,35 @@ public sealed class NfQueue : IDisposable
 
     /// <summary>Sends the verdict for one packet and sets its mark (NFQA_MARK).</summary>
     public void Verdict(uint id, uint verdict, uint mark) => SendVerdict(MsgVerdict, id, verdict, mark);
+
+    /// <summary>
+    /// The largest packet a verdict can carry: nla_len is 16 bits and includes the 4-byte
+    /// attribute header (NFQNL_MAX_COPY_RANGE, the same bound the kernel copies packets with).
+    /// </summary>
+    public const int MaxPayload = 0xffff - Nl.AttrHeaderLength;
+
+    /// <summary>
+    /// NFQNL_MSG_VERDICT with NFQA_PAYLOAD: the kernel replaces the queued packet by
+    /// <paramref name="packet"/> (from the IP header; its length may differ, nfqnl_mangle trims or
+    /// extends the skb), sets the mark, then applies the verdict. The kernel marks the skb
+    /// CHECKSUM_NONE and fixes no checksum, so the packet's own IP and transport checksums must be
+    /// right. Throws <see cref="ArgumentException"/> when the packet is longer than <see cref="MaxPayload"/>.
+    /// </summary>
+    public void VerdictWithPayload(uint id, uint verdict, uint mark, ReadOnlySpan<byte> packet)
+    {
+        if (packet.Length > MaxPayload) throw new ArgumentException($"a verdict carries at most {MaxPayload} bytes", nameof(packet));
+        var buffer = _txPayload ??= new byte[Nl.HeaderLength + Nl.NfGenLength + 3 * Nl.AttrHeaderLength + 8 + 4 + Nl.Align(MaxPayload)];
+        var w = new NetlinkWriter(buffer);
+        w.BeginMessage((ushort)(SubsysQueue << 8 | MsgVerdict), Nl.NLM_F_REQUEST, ++_sequence);
+        w.NfGenHeader(0 /* AF_UNSPEC */, Number);
+        var h = w.Attribute(NfqAttr.VerdictHeader, 8);
+        BinaryPrimitives.WriteUInt32BigEndian(h, verdict);
+        BinaryPrimitives.WriteUInt32BigEndian(h[4..], id);
+        w.AttributeBE32(NfqAttr.Mark, mark);
+        w.Attribute(NfqAttr.Payload, packet);
+        w.EndMessage();
+        _socket.Send(w.Written);
+    }
 
     /// <summary>NFQNL_MSG_VERDICT_BATCH: the verdict for every packet still waiting whose id is at most <paramref name="id"/>.</summary>
     public void VerdictBatch(uint id, uint verdict) => SendVerdict(MsgVerdictBatch, id, verdict, null);

@@ -280,6 +280,9 @@ public sealed class TcpServer : IDisposable
     /// <summary>Connections accepted so far.</summary>
     public int Accepted;
 
+    /// <summary>The address and port the last accepted connection came from.</summary>
+    public volatile IPEndPoint? LastPeer;
+
     private void Serve()
     {
         while (true)
@@ -287,6 +290,7 @@ public sealed class TcpServer : IDisposable
             Socket c;
             try { c = _listener.Accept(); }
             catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+            LastPeer = (IPEndPoint?)c.RemoteEndPoint;
             Interlocked.Increment(ref Accepted);
             new Thread(() =>
             {

@@ -124,6 +124,50 @@ public sealed class NfQueueTests
     }
 
     [NetnsFact]
+    public void A_payload_verdict_replaces_the_packet_and_may_change_its_length()
+    {
+        using var lab = new NetnsLab();
+        lab.Exec(lab.Fw, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "NFQUEUE", "--queue-num", $"{QueueNumber}");
+        using var queue = OpenIn(lab.Fw);
+        using var rx9 = Receiver(lab.Fw, 9);
+        using var rx10 = Receiver(lab.Fw, 10);
+        Send(lab.Client, "abc", FwAddress, 9);
+
+        Assert.True(queue.TryReceive(out var p, 2000));
+        // Another port and a longer datagram: UDP and IP lengths and both checksums are ours to get right.
+        var rewritten = new byte[p.Payload.Length + 3];
+        p.Payload.CopyTo(rewritten);
+        "abcdef"u8.CopyTo(rewritten.AsSpan(28));
+        BinaryPrimitives.WriteUInt16BigEndian(rewritten.AsSpan(2), (ushort)rewritten.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(rewritten.AsSpan(22), 10);
+        BinaryPrimitives.WriteUInt16BigEndian(rewritten.AsSpan(24), (ushort)(rewritten.Length - 20));
+        Packets.Checksum.SetIpv4Header(rewritten);
+        Packets.Checksum.SetTransport(rewritten);
+        queue.VerdictWithPayload(p.Id, NfVerdict.Accept, 0, rewritten);
+
+        Assert.Equal("abcdef", Receive(rx10, 2000));
+        Assert.Null(Receive(rx9, 200));
+        Assert.Equal(0, queue.VerdictErrors);
+    }
+
+    [NetnsFact]
+    public void A_payload_with_a_wrong_checksum_is_not_delivered()
+    {
+        // nfqnl_mangle leaves the skb CHECKSUM_NONE: the kernel verifies what it was given.
+        using var lab = new NetnsLab();
+        lab.Exec(lab.Fw, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "NFQUEUE", "--queue-num", $"{QueueNumber}");
+        using var queue = OpenIn(lab.Fw);
+        using var rx9 = Receiver(lab.Fw, 9);
+        Send(lab.Client, "abc", FwAddress, 9);
+
+        Assert.True(queue.TryReceive(out var p, 2000));
+        var changed = p.Payload.ToArray();
+        "xyz"u8.CopyTo(changed.AsSpan(28));
+        queue.VerdictWithPayload(p.Id, NfVerdict.Accept, 0, changed);
+        Assert.Null(Receive(rx9, 500));
+    }
+
+    [NetnsFact]
     public void A_locally_sent_packet_carries_the_output_interface_and_the_senders_uid()
     {
         using var lab = new NetnsLab();
