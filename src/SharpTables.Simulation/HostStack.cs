@@ -23,6 +23,8 @@ internal sealed class TcpSock
     public double? LastOutOfWindowAnswerMs;
     /// <summary>When a request socket (SYN_RECV) is dropped by its timer, in ms.</summary>
     public double RequestExpiresMs;
+    /// <summary>ECN was negotiated: the SYN carried ECE and CWR (tcp_ecn=2 accepts what a peer asks for).</summary>
+    public bool Ecn;
 }
 
 /// <summary>
@@ -155,8 +157,9 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                     SndNxt = NextIsn(), RcvNxt = info.TcpSequence + 1, RequestExpiresMs = Now + RequestLifetimeMs,
                 };
                 ReadSynOptions(packet, info, ns);
+                ns.Ecn = (f & (TcpFlagBits.Ece | TcpFlagBits.Cwr)) == (TcpFlagBits.Ece | TcpFlagBits.Cwr);
                 _socks[(ns.Local, ns.LocalPort, ns.Remote, ns.RemotePort)] = ns;
-                output.Add(Segment(ns, TcpFlagBits.Syn | TcpFlagBits.Ack, SynOptions(mssOnly: false, ns), []));
+                output.Add(Segment(ns, SynAckFlags(ns), SynOptions(mssOnly: false, ns), []));
                 ns.SndNxt++;
                 return;
             }
@@ -195,7 +198,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                         if (OutOfWindowRateLimited(s)) return;
                         s.RequestExpiresMs = Now + RequestLifetimeMs; // the timer restarts after the retransmission
                         s.SndNxt--;
-                        output.Add(Segment(s, TcpFlagBits.Syn | TcpFlagBits.Ack, SynOptions(false, s), []));
+                        output.Add(Segment(s, SynAckFlags(s), SynOptions(false, s), []));
                         s.SndNxt++;
                         return;
                     }
@@ -345,6 +348,9 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         return false;
     }
 
+    /// <summary>A listener's SYN-ACK: with ECE when the SYN asked for ECN (tcp_ecn_make_synack).</summary>
+    private static byte SynAckFlags(TcpSock s) => (byte)(TcpFlagBits.Syn | TcpFlagBits.Ack | (s.Ecn ? TcpFlagBits.Ece : 0));
+
     private double Now => nowMs?.Invoke() ?? 0;
 
     private uint NextIsn() => _isn += 0x01000193;
@@ -396,7 +402,8 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             Ack = (flags & TcpFlagBits.Ack) != 0 ? s.RcvNxt : 0, TcpOptions = options, FlowLabel = s.FlowLabel,
             // tcp_select_initial_window: the largest multiple of the MSS below 65535.
             Window = (ushort)(s.Version == 6 ? 64800 : 64240),
-            Payload = data, Id = _ipId++, IpFlags = (byte)(s.Version == 4 ? 2 : 0),
+            // ip_build_and_send_pkt gives a SYN-ACK (DF) the ID 0; later segments count from the socket's ID.
+            Payload = data, Id = (flags & TcpFlagBits.Syn) != 0 && !s.IsClient ? (ushort)0 : _ipId++, IpFlags = (byte)(s.Version == 4 ? 2 : 0),
         };
         return Wire.Build(spec);
     }
