@@ -47,6 +47,7 @@ public sealed class LocalOutQueue
     private readonly Connection?[] _conns = new Connection?[Capacity];
     private readonly CtInfo[] _ctInfos = new CtInfo[Capacity];
     private readonly Connection?[] _owned = new Connection?[Capacity];
+    private readonly bool[] _fromSocket = new bool[Capacity];
     private int _count;
 
     public int Count => _count;
@@ -59,15 +60,23 @@ public sealed class LocalOutQueue
     /// conntrack entry as nf_ct_attach does: RELATED, in the reply direction when the cause
     /// went in the original one. An untracked or INVALID cause passes nothing on.
     /// </summary>
-    public void Commit(int length, Packet? cause = null)
+    /// <param name="fromSocket">
+    /// Sent through a kernel socket (icmp_send's per-namespace ICMP socket), so skb->sk is set;
+    /// nf_send_reset's RST is a bare skb without one.
+    /// </param>
+    public void Commit(int length, Packet? cause = null, bool fromSocket = false)
     {
         if (_count >= Capacity) return;
+        _fromSocket[_count] = fromSocket;
         _conns[_count] = cause is { Untracked: false, Conn: { } c } ? c : null;
         _ctInfos[_count] = cause != null && cause.CtInfo < CtInfo.EstablishedReply ? CtInfo.RelatedReply : CtInfo.Related;
         _lengths[_count++] = length;
     }
 
     public ReadOnlySpan<byte> Get(int i) => _buffers[i].AsSpan(0, _lengths[i]);
+
+    /// <summary>Whether packet <paramref name="i"/> leaves through a kernel socket (see <see cref="Commit"/>).</summary>
+    public bool FromSocket(int i) => _fromSocket[i];
 
     /// <summary>The conntrack entry packet <paramref name="i"/> inherited from the packet that caused it (null: none).</summary>
     public Connection? AttachedConn(int i, out CtInfo ctInfo)

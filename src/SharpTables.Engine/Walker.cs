@@ -136,6 +136,7 @@ public sealed partial class NetfilterEngine
         {
             p.Load(q.Get(i));
             p.Number = number;
+            p.HasSocket = q.FromSocket(i);
             var attached = q.AttachedConn(i, out var ctInfo);
             if (attached != null)
             {
@@ -214,7 +215,7 @@ public sealed partial class NetfilterEngine
         var buffer = queue.Reserve();
         if (buffer.IsEmpty) return;
         int length = Targets.RejectReplies.TimeExceeded(p, State.Network, Targets.IcmpRateLimiter.For(State), buffer);
-        if (length > 0) queue.Commit(length, p);
+        if (length > 0) queue.Commit(length, p, fromSocket: true);
     }
 
     /// <summary>ip_decrease_ttl: the hop count drops by one, the IPv4 header checksum follows.</summary>

@@ -27,7 +27,7 @@ public sealed class Reject6TargetCompiler : TargetCompiler<Reject6Target>
                 Reject6With.Icmp6RejectRoute => RejectReplies.Unreachable6(p, 6, ctx.State.Network, limiter, buffer),
                 _ => 0, // icmp6-echoreply: the kernel's ip6t_REJECT ignores it
             };
-            if (length > 0) queue.Commit(length, p);
+            if (length > 0) queue.Commit(length, p, fromSocket: with != Reject6With.TcpReset);
             return TargetVerdict.Drop;
         }
     }

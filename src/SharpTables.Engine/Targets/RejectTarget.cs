@@ -41,7 +41,7 @@ public sealed class CompiledRejectTarget(RejectWith with, IcmpRateLimiter limite
         int length = with == RejectWith.TcpReset
             ? RejectReplies.TcpReset(p, ctx.State.Network, buffer)
             : code >= 0 ? RejectReplies.Unreachable(p, (byte)code, ctx.State.Network, limiter, buffer) : 0;
-        if (length > 0) queue.Commit(length, p);
+        if (length > 0) queue.Commit(length, p, fromSocket: with != RejectWith.TcpReset);
         return TargetVerdict.Drop;
     }
 }
