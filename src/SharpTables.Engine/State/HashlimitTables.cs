@@ -312,7 +312,7 @@ public sealed class HashlimitTable
         return (uint)tmp;
     }
 
-    /// <summary>hashlimit_init_dst: false when the ports are needed but cannot be read (the kernel hot-drops).</summary>
+    /// <summary>hashlimit_init_dst: false when the ports are needed but cannot be read (the kernel hot-drops); an IPv4 fragment other than the first counts with ports 0.</summary>
     private bool BuildKey(Packet p, out Key key)
     {
         ref readonly var info = ref p.Info;
@@ -321,6 +321,12 @@ public sealed class HashlimitTable
         if ((Mode & HashlimitMode.DestinationIp) != 0) dst = MaskAddress(info.Destination, DestinationMask);
         if ((Mode & HashlimitMode.SourceIp) != 0) src = MaskAddress(info.Source, SourceMask);
         if ((Mode & (HashlimitMode.DestinationPort | HashlimitMode.SourcePort)) == 0)
+        {
+            key = new Key(src, dst, 0, 0);
+            return true;
+        }
+        // A non-first IPv4 fragment has no ports: the kernel hashes it with ports 0 (not a hot-drop).
+        if (info.IsFragment && Family == Family.IPv4)
         {
             key = new Key(src, dst, 0, 0);
             return true;

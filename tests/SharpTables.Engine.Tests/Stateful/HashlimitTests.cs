@@ -41,6 +41,26 @@ public class HashlimitTests
     }
 
     [Fact]
+    public void A_non_first_fragment_is_counted_with_ports_zero_not_hot_dropped()
+    {
+        // Differential corpus b0003 case 10 (oracle): a UDP fragment at offset 1480 matched
+        // "--hashlimit-upto 2/hour --hashlimit-burst 5 --hashlimit-mode dstport" and was accepted;
+        // hashlimit_init_dst leaves the ports 0 for IPv4 fragments other than the first.
+        var k = new StatefulKit();
+        var m = k.Compile<HashlimitMatch>("-m hashlimit --hashlimit-upto 2/hour --hashlimit-burst 2 --hashlimit-mode dstport --hashlimit-name F");
+        k.Udp("198.51.100.2", "198.51.100.1", 40000, 31517);
+        k.Packet.Buffer[6] = 0x20; // MF, offset 185 * 8
+        k.Packet.Buffer[7] = 185;
+        k.Packet.Reparse();
+        Assert.True(k.Packet.Info.IsFragment);
+        Assert.True(k.Run(m, out bool hotdrop));
+        Assert.False(hotdrop);
+        k.Udp("198.51.100.3", "198.51.100.1", 40000, 0); // the same bucket: destination port 0
+        Assert.True(k.Run(m));
+        Assert.False(k.Run(m)); // burst of 2 used up
+    }
+
+    [Fact]
     public void An_expired_entry_is_collected_and_its_flow_starts_with_a_full_bucket()
     {
         // Oracle: 1/min burst 1, expire 500 ms, gc every 200 ms: x2 -> accepted, dropped; after
@@ -123,7 +143,7 @@ public class HashlimitTests
     }
 
     [Fact]
-    public void Port_modes_need_the_ports_and_hot_drop_fragments()
+    public void Port_modes_key_on_the_ports()
     {
         var k = new StatefulKit();
         var m = k.Compile<HashlimitMatch>("-p udp -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 1 --hashlimit-mode srcport --hashlimit-name P");
@@ -132,11 +152,6 @@ public class HashlimitTests
         Assert.False(k.Run(m));
         k.Udp("198.51.100.2", "198.51.100.1", 1001, 1);
         Assert.True(k.Run(m)); // another source port, another bucket
-        k.Packet.Buffer[6] = 0x00;
-        k.Packet.Buffer[7] = 0x10; // fragment offset 16: no transport header
-        k.Packet.Reparse();
-        Assert.False(k.Run(m, out bool hotdrop));
-        Assert.True(hotdrop);
     }
 
     [Fact]
