@@ -183,11 +183,19 @@ public sealed partial class CompiledRuleset
                     ct.Chains[chain.Name] = cc;
                     if (chain.Hook is Hook h) ct.HookChains[(int)h] = cc;
                 }
-                foreach (var cc in ct.Chains.Values)
-                    cc.Rules = CompileRules(state, family, ct, cc);
+                foreach (var cc in ct.Chains.Values) cc.Rules = new CompiledRule[cc.Source.Rules.Count];
                 fam.Tables.Add(ct);
                 if (table.Name == "nat") fam.ConntrackEnabled = true;
             }
+            // Rules are compiled in the order they were created (a restore file's order), not in
+            // listing order (user chains sorted by name): the first rule naming a recent list or a
+            // hashlimit table gives it its mask and sizes, as checkentry does in the kernel.
+            var order = new List<(CompiledTable Table, CompiledChain Chain, int Index)>();
+            foreach (var ct in fam.Tables)
+                foreach (var cc in ct.Chains.Values)
+                    for (int i = 0; i < cc.Rules.Length; i++) order.Add((ct, cc, i));
+            order.Sort(static (a, b) => a.Chain.Source.Rules[a.Index].Rule.Serial.CompareTo(b.Chain.Source.Rules[b.Index].Rule.Serial));
+            foreach (var (ct, cc, i) in order) cc.Rules[i] = CompileRule(state, family, ct, cc, i);
             if (!fam.ConntrackEnabled)
                 fam.ConntrackEnabled = rules.Tables.Any(t => t.Chains.Any(c => c.Rules.Any(r => NeedsConntrack(r.Rule))));
         }
@@ -232,70 +240,64 @@ public sealed partial class CompiledRuleset
         return steps.Select((s, i) => (s, i)).OrderBy(x => x.s.Priority).ThenBy(x => x.i).Select(x => x.s).ToArray();
     }
 
-    private static CompiledRule[] CompileRules(EngineState state, Family family, CompiledTable table, CompiledChain chain)
+    private static CompiledRule CompileRule(EngineState state, Family family, CompiledTable table, CompiledChain chain, int i)
     {
-        var list = chain.Source.Rules;
-        var result = new CompiledRule[list.Count];
-        for (int i = 0; i < list.Count; i++)
+        var entry = chain.Source.Rules[i];
+        var rule = entry.Rule;
+        var h = rule.Header;
+        var cr = new CompiledRule
         {
-            var entry = list[i];
-            var rule = entry.Rule;
-            var h = rule.Header;
-            var cr = new CompiledRule
-            {
-                Source = entry,
-                Number = i + 1,
-                Counters = new CounterCell(entry.Counters),
-                Src = h.Source & h.SourceMask,
-                SrcMask = h.SourceMask,
-                Dst = h.Destination & h.DestinationMask,
-                DstMask = h.DestinationMask,
-                InvSrc = h.InvertSource,
-                InvDst = h.InvertDestination,
-                InIface = h.InInterface.TrimEnd('+'),
-                InPrefix = h.InInterface.EndsWith('+'),
-                InvIn = h.InvertIn,
-                OutIface = h.OutInterface.TrimEnd('+'),
-                OutPrefix = h.OutInterface.EndsWith('+'),
-                InvOut = h.InvertOut,
-                Proto = (byte)h.Protocol,
-                InvProto = h.InvertProtocol,
-                Frag = h.Fragment,
-            };
-            // "eth+" with nothing before the '+' matches every interface, like an empty name.
-            if (cr.InPrefix && cr.InIface.Length == 0 && !cr.InvIn) cr.InPrefix = false;
-            if (cr.OutPrefix && cr.OutIface.Length == 0 && !cr.InvOut) cr.OutPrefix = false;
-            var matches = new CompiledMatch[rule.Matches.Length];
-            for (int m = 0; m < matches.Length; m++)
-                matches[m] = CompilerRegistry.CompileMatch(rule.Matches[m], Context(state, family, table, chain, rule, m));
-            cr.Matches = matches;
-            switch (rule.Target)
-            {
-                case null:
-                    cr.Action = RuleAction.None;
-                    break;
-                case VerdictTarget v:
-                    cr.Action = v.Verdict switch
-                    {
-                        "ACCEPT" => RuleAction.Accept,
-                        "DROP" => RuleAction.Drop,
-                        "RETURN" => RuleAction.Return,
-                        _ => RuleAction.Queue,
-                    };
-                    break;
-                case JumpTarget j:
-                    cr.Action = j.IsGoto ? RuleAction.Goto : RuleAction.Jump;
-                    cr.JumpTo = table.Chains.GetValueOrDefault(j.Chain)
-                        ?? throw new InvalidOperationException($"chain {j.Chain} does not exist in table {table.Name}");
-                    break;
-                case var t:
-                    cr.Action = RuleAction.Extension;
-                    cr.Target = CompilerRegistry.CompileTarget(t, Context(state, family, table, chain, rule, -1));
-                    break;
-            }
-            result[i] = cr;
+            Source = entry,
+            Number = i + 1,
+            Counters = new CounterCell(entry.Counters),
+            Src = h.Source & h.SourceMask,
+            SrcMask = h.SourceMask,
+            Dst = h.Destination & h.DestinationMask,
+            DstMask = h.DestinationMask,
+            InvSrc = h.InvertSource,
+            InvDst = h.InvertDestination,
+            InIface = h.InInterface.TrimEnd('+'),
+            InPrefix = h.InInterface.EndsWith('+'),
+            InvIn = h.InvertIn,
+            OutIface = h.OutInterface.TrimEnd('+'),
+            OutPrefix = h.OutInterface.EndsWith('+'),
+            InvOut = h.InvertOut,
+            Proto = (byte)h.Protocol,
+            InvProto = h.InvertProtocol,
+            Frag = h.Fragment,
+        };
+        // "eth+" with nothing before the '+' matches every interface, like an empty name.
+        if (cr.InPrefix && cr.InIface.Length == 0 && !cr.InvIn) cr.InPrefix = false;
+        if (cr.OutPrefix && cr.OutIface.Length == 0 && !cr.InvOut) cr.OutPrefix = false;
+        var matches = new CompiledMatch[rule.Matches.Length];
+        for (int m = 0; m < matches.Length; m++)
+            matches[m] = CompilerRegistry.CompileMatch(rule.Matches[m], Context(state, family, table, chain, rule, m));
+        cr.Matches = matches;
+        switch (rule.Target)
+        {
+            case null:
+                cr.Action = RuleAction.None;
+                break;
+            case VerdictTarget v:
+                cr.Action = v.Verdict switch
+                {
+                    "ACCEPT" => RuleAction.Accept,
+                    "DROP" => RuleAction.Drop,
+                    "RETURN" => RuleAction.Return,
+                    _ => RuleAction.Queue,
+                };
+                break;
+            case JumpTarget j:
+                cr.Action = j.IsGoto ? RuleAction.Goto : RuleAction.Jump;
+                cr.JumpTo = table.Chains.GetValueOrDefault(j.Chain)
+                    ?? throw new InvalidOperationException($"chain {j.Chain} does not exist in table {table.Name}");
+                break;
+            case var t:
+                cr.Action = RuleAction.Extension;
+                cr.Target = CompilerRegistry.CompileTarget(t, Context(state, family, table, chain, rule, -1));
+                break;
         }
-        return result;
+        return cr;
     }
 
     private static CompileContext Context(EngineState state, Family family, CompiledTable table, CompiledChain chain, Rule rule, int index) =>

@@ -38,6 +38,9 @@ public class OracleExampleTests
         // (CRC32c from scapy) is NEW in state CLOSED; a bad CRC, a non-zero tag on an INIT, a zero-length
         // chunk and a packet shorter than the common header are INVALID.
         { "sctp-validity.rules", "sctp-validity.scenario.jsonl", null, "sctp-validity.result.nft.json" },
+        // Recorded with oracle-run --backend nft: a recent list takes the --mask of the first rule that
+        // names it in file order (c1_PREROUTING, /30), although c1_OUTPUT sorts first in listings.
+        { "recent-first-mask.rules", "recent-first-mask.scenario.jsonl", null, "recent-first-mask.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

@@ -39,12 +39,22 @@ public sealed class Rule
 {
     private string? _canonical;
 
+    private static long s_serial;
+
     public Rule(RuleHeader header, ImmutableArray<MatchInstance> matches, TargetInstance? target)
     {
         Header = header;
         Matches = matches;
         Target = target;
+        Serial = Interlocked.Increment(ref s_serial);
     }
+
+    /// <summary>
+    /// Creation order of rules in this process: a restore file's rules number in file order. The
+    /// kernel runs its extensions' checkentry in that order, and the first rule naming a recent
+    /// list or hashlimit table decides its parameters.
+    /// </summary>
+    public long Serial { get; }
 
     public RuleHeader Header { get; }
     public ImmutableArray<MatchInstance> Matches { get; }
