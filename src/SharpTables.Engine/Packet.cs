@@ -38,6 +38,10 @@ public sealed class Packet
     public int SocketGid = -1;
     /// <summary>skb->sk is set: the packet was sent by a socket of this host (a user socket, or the kernel's TCP/ICMP control sockets).</summary>
     public bool HasSocket;
+    /// <summary>skb->sk is a kernel socket without a file (the per-namespace TCP and ICMP control sockets): -m owner sees a socket but no owner.</summary>
+    public bool KernelSocket;
+    /// <summary>skb->sk is a request socket (a listener's SYN-ACK): -m owner looks through it to the listener's owner, LOG prints none.</summary>
+    public bool RequestSocket;
 
     /// <summary>The connection this packet belongs to; null = no conntrack entry (INVALID unless <see cref="Untracked"/>).</summary>
     public Connection? Conn;
@@ -74,6 +78,8 @@ public sealed class Packet
         Mark = 0;
         SocketUid = SocketGid = -1;
         HasSocket = false;
+        KernelSocket = false;
+        RequestSocket = false;
         Conn = null;
         CtInfo = CtInfo.New;
         Untracked = false;

@@ -136,7 +136,7 @@ public sealed partial class NetfilterEngine
         {
             p.Load(q.Get(i));
             p.Number = number;
-            p.HasSocket = q.FromSocket(i);
+            p.HasSocket = p.KernelSocket = q.FromSocket(i);
             var attached = q.AttachedConn(i, out var ctInfo);
             if (attached != null)
             {

@@ -3,6 +3,17 @@ using SharpTables.Engine.Targets;
 
 namespace SharpTables.Simulation;
 
+/// <summary>
+/// Which socket a host's packet leaves through, as -m owner, LOG --log-uid and recent see skb->sk:
+/// a kernel control socket (RSTs without a socket, ICMP errors and echo replies: a socket but no
+/// owner), a request socket (SYN-ACK: the owner match sees the listener's owner, LOG none), or a
+/// full socket (a listener's RST, a connection's segments: owner root, as the oracle's sockets).
+/// </summary>
+internal enum ReplySocket : byte { Kernel, Request, Full }
+
+/// <summary>A packet the host sends, with the socket it leaves through.</summary>
+internal readonly record struct HostReply(byte[] Bytes, ReplySocket Socket);
+
 /// <summary>TCP states of the host model's sockets (a small subset of Linux's).</summary>
 internal enum SockState { SynSent, SynRecv, Established, FinWait1, FinWait2, CloseWait, LastAck, TimeWait, Closed, Refused }
 
@@ -75,25 +86,25 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
     }
 
     /// <summary>The client application writes data and then shuts down writing (sendall + shutdown(SHUT_WR)).</summary>
-    public List<byte[]> SendAndShutdown(TcpSock s, byte[] data)
+    public List<HostReply> SendAndShutdown(TcpSock s, byte[] data)
     {
-        var output = new List<byte[]>();
+        var output = new List<HostReply>();
         if (s.State != SockState.Established) return output;
         if (data.Length > 0)
         {
-            output.Add(Segment(s, TcpFlagBits.Psh | TcpFlagBits.Ack, DataOptions(s), data));
+            output.Add(new(Segment(s, TcpFlagBits.Psh | TcpFlagBits.Ack, DataOptions(s), data), ReplySocket.Full));
             s.SndNxt += (uint)data.Length;
         }
-        output.Add(Segment(s, TcpFlagBits.Fin | TcpFlagBits.Ack, DataOptions(s), []));
+        output.Add(new(Segment(s, TcpFlagBits.Fin | TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
         s.SndNxt++;
         s.State = SockState.FinWait1;
         return output;
     }
 
     /// <summary>A packet addressed to this host arrived; returns what the host sends back.</summary>
-    public List<byte[]> Receive(ReadOnlySpan<byte> packet)
+    public List<HostReply> Receive(ReadOnlySpan<byte> packet)
     {
-        var output = new List<byte[]>();
+        var output = new List<HostReply>();
         PacketParser.Parse(packet, out var info);
         if (info.IsFragment || (info.Flags & PacketFlags.MoreFragments) != 0) return output; // never reassembled here
         // Delivered to a broadcast or multicast address (IPv4): Linux never answers those. TCP
@@ -112,13 +123,13 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 break;
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 8:
             case IpProtocol.Icmpv6 when info.HasTransportHeader && info.IcmpType == 128:
-                output.Add(EchoReply(packet, info));
+                output.Add(new(EchoReply(packet, info), ReplySocket.Kernel));
                 break;
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 13:
                 // icmp_timestamp: a request with its 12 bytes of timestamps gets a timestamp reply
                 // (always 20 bytes of ICMP); a shorter one is dropped.
                 if (Math.Min(packet.Length, info.TotalLength) - info.TransportOffset >= 20)
-                    output.Add(TimestampReply(info));
+                    output.Add(new(TimestampReply(info), ReplySocket.Kernel));
                 break;
             case IpProtocol.Icmp:
             case IpProtocol.Icmpv6:
@@ -131,7 +142,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         return output;
     }
 
-    private void Tcp(ReadOnlySpan<byte> packet, in PacketInfo info, List<byte[]> output)
+    private void Tcp(ReadOnlySpan<byte> packet, in PacketInfo info, List<HostReply> output)
     {
         byte f = info.TcpFlags;
         bool syn = (f & TcpFlagBits.Syn) != 0, ack = (f & TcpFlagBits.Ack) != 0, rst = (f & TcpFlagBits.Rst) != 0, fin = (f & TcpFlagBits.Fin) != 0;
@@ -159,17 +170,17 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 ReadSynOptions(packet, info, ns);
                 ns.Ecn = (f & (TcpFlagBits.Ece | TcpFlagBits.Cwr)) == (TcpFlagBits.Ece | TcpFlagBits.Cwr);
                 _socks[(ns.Local, ns.LocalPort, ns.Remote, ns.RemotePort)] = ns;
-                output.Add(Segment(ns, SynAckFlags(ns), SynOptions(mssOnly: false, ns), []));
+                output.Add(new(Segment(ns, SynAckFlags(ns), SynOptions(mssOnly: false, ns), []), ReplySocket.Request));
                 ns.SndNxt++;
                 return;
             }
-            if (ack) Reset(packet, info, dataLen, output);
+            if (ack) Reset(info, dataLen, output, ReplySocket.Full); // tcp_v4_send_reset on behalf of the listener
             return;
         }
-        Reset(packet, info, dataLen, output);
+        Reset(info, dataLen, output, ReplySocket.Kernel); // no socket: the TCP control socket answers
     }
 
-    private void TcpOnSocket(TcpSock s, in PacketInfo info, int dataLen, List<byte[]> output)
+    private void TcpOnSocket(TcpSock s, in PacketInfo info, int dataLen, List<HostReply> output)
     {
         byte f = info.TcpFlags;
         bool syn = (f & TcpFlagBits.Syn) != 0, ack = (f & TcpFlagBits.Ack) != 0, rst = (f & TcpFlagBits.Rst) != 0, fin = (f & TcpFlagBits.Fin) != 0;
@@ -185,7 +196,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 {
                     s.RcvNxt = info.TcpSequence + 1;
                     s.State = SockState.Established;
-                    output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), []));
+                    output.Add(new(Segment(s, TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
                 }
                 return;
             case SockState.SynRecv:
@@ -198,7 +209,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                         if (OutOfWindowRateLimited(s)) return;
                         s.RequestExpiresMs = Now + RequestLifetimeMs; // the timer restarts after the retransmission
                         s.SndNxt--;
-                        output.Add(Segment(s, SynAckFlags(s), SynOptions(false, s), []));
+                        output.Add(new(Segment(s, SynAckFlags(s), SynOptions(false, s), []), ReplySocket.Request));
                         s.SndNxt++;
                         return;
                     }
@@ -210,17 +221,17 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                         || ((int)(endSeq - s.RcvNxt) > 0 && (int)(info.TcpSequence - (s.RcvNxt + SynAckWindow)) < 0);
                     if (inWindow)
                     {
-                        Reset(default, info, dataLen, output);
+                        Reset(info, dataLen, output, ReplySocket.Full);
                         s.State = SockState.Closed;
                     }
                     else if (!OutOfWindowRateLimited(s))
-                        output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), []));
+                        output.Add(new(Segment(s, TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
                     return;
                 }
                 if (!ack || info.TcpAcknowledgment != s.SndNxt)
                 {
                     // tcp_check_req: a bad ACK gets a RST from the listener.
-                    if (ack) Reset(default, info, dataLen, output);
+                    if (ack) Reset(info, dataLen, output, ReplySocket.Full);
                     return;
                 }
                 s.State = SockState.Established;
@@ -233,7 +244,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 if (dataLen > 0)
                 {
                     s.RcvNxt += (uint)dataLen;
-                    if (!fin) output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), [])); // quick ACK at the start of a connection
+                    if (!fin) output.Add(new(Segment(s, TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full)); // quick ACK at the start of a connection
                 }
                 if (fin)
                 {
@@ -241,14 +252,14 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                     if (s.IsClient || s.State is SockState.FinWait1 or SockState.FinWait2)
                     {
                         // We had closed already: ACK the peer's FIN and wait.
-                        output.Add(Segment(s, TcpFlagBits.Ack, DataOptions(s), []));
+                        output.Add(new(Segment(s, TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
                         s.State = SockState.TimeWait;
                         s.PeerClosed = true;
                     }
                     else
                     {
                         // The server reads EOF and closes: its FIN carries the ACK of the peer's FIN.
-                        output.Add(Segment(s, TcpFlagBits.Fin | TcpFlagBits.Ack, DataOptions(s), []));
+                        output.Add(new(Segment(s, TcpFlagBits.Fin | TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
                         s.SndNxt++;
                         s.State = SockState.LastAck;
                     }
@@ -263,7 +274,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         }
     }
 
-    private void Reset(ReadOnlySpan<byte> packet, in PacketInfo info, int dataLen, List<byte[]> output)
+    private void Reset(in PacketInfo info, int dataLen, List<HostReply> output, ReplySocket socket)
     {
         if (Quiet || (info.TcpFlags & TcpFlagBits.Rst) != 0) return;
         // tcp_v4_send_reset: seq = the segment's ACK if it has one, else 0 with ACK = seq + length.
@@ -272,8 +283,9 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             Version = info.Version, Src = info.Destination, Dst = info.Source, Proto = IpProtocol.Tcp,
             SrcPort = info.DestinationPort, DstPort = info.SourcePort, Window = 0, Id = 0,
             IpFlags = (byte)(info.Version == 4 ? 2 : 0),
-            // ip_send_unicast_reply reflects the offending segment's TOS (IPv6: its traffic class).
-            Tos = info.Tos,
+            // ip_send_unicast_reply (IPv6: tcp_v6_send_response) reflects the offending segment's
+            // TOS / traffic class without its ECN bits.
+            Tos = (byte)(info.Tos & ~0x03),
         };
         if ((info.TcpFlags & TcpFlagBits.Ack) != 0)
         {
@@ -288,10 +300,10 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             if ((info.TcpFlags & TcpFlagBits.Fin) != 0) len++;
             spec.Ack = info.TcpSequence + len;
         }
-        output.Add(Wire.Build(spec));
+        output.Add(new(Wire.Build(spec), socket));
     }
 
-    private void IcmpError(ReadOnlySpan<byte> packet, in PacketInfo info, List<byte[]> output, byte type, byte code)
+    private void IcmpError(ReadOnlySpan<byte> packet, in PacketInfo info, List<HostReply> output, byte type, byte code)
     {
         if (Quiet) return;
         if (icmpLimit != null)
@@ -309,9 +321,11 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         {
             Version = info.Version, Src = info.Destination, Dst = info.Source,
             Proto = info.Version == 4 ? IpProtocol.Icmp : IpProtocol.Icmpv6, IcmpType = type, IcmpCode = code,
-            Payload = packet[..Math.Min(total, maxQuote)].ToArray(), Id = _ipId++, Tos = (byte)(info.Version == 4 ? 0xc0 : 0),
+            Payload = packet[..Math.Min(total, maxQuote)].ToArray(), Id = _ipId++,
+            // __icmp_send: the offending packet's TOS bits (RT_TOS keeps 0x1e) with precedence "internetwork control".
+            Tos = (byte)(info.Version == 4 ? (info.Tos & 0x1e) | 0xc0 : 0),
         };
-        output.Add(Wire.Build(spec));
+        output.Add(new(Wire.Build(spec), ReplySocket.Kernel)); // icmp_send: the ICMP control socket
     }
 
     private byte[] EchoReply(ReadOnlySpan<byte> packet, in PacketInfo info)

@@ -201,7 +201,7 @@ public sealed class ScenarioRunner : IEngineObserver
         HookMask seen;
         _work = 0;
         _firstResult = null;
-        if (from == "fw") seen = FwSend(bytes, n, rawSocket: true);
+        if (from == "fw") seen = FwSend(bytes, n, ReplySocket.Full); // the oracle's raw socket, owned by root
         else seen = ToFirewall(from, bytes, n);
         if (_firstResult is PacketResult fr && fr.Table != null)
             prec["decided_by"] = fr.Rule == 0 ? $"{fr.Table} {fr.Chain} policy" : $"{fr.Table} {fr.Chain} #{fr.Rule}: -A {fr.Chain} {RuleText(fr)}";
@@ -282,28 +282,30 @@ public sealed class ScenarioRunner : IEngineObserver
         var seen = p.Seen;
         if (r.Verdict != Verdict.Accept && !(r.Verdict == Verdict.Queue && r.QueueBypass)) return seen;
         var outBytes = p.Bytes.ToArray();
-        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply, 0, rawSocket: false);
+        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply.Bytes, 0, reply.Socket);
         else if (r.Out != null) DeliverToEndpoint(r.Out.Name, outBytes);
         return seen;
     }
 
-    /// <summary>The fw sends a packet (raw socket or its own TCP/ICMP answer); returns the hooks it was seen at.</summary>
-    private HookMask FwSend(byte[] bytes, long number, bool rawSocket)
+    /// <summary>The fw sends a packet (raw socket or its own TCP/ICMP answer) through <paramref name="socket"/>; returns the hooks it was seen at.</summary>
+    private HookMask FwSend(byte[] bytes, long number, ReplySocket socket)
     {
         if (++_work > 400) return HookMask.None;
         var p = _packet;
         p.Load(bytes);
         p.Number = number;
-        // Everything the fw sends comes from a socket: the raw socket (owned by root) or the
-        // kernel's own TCP/ICMP control sockets (no owner the owner match could see).
+        // Everything the fw sends comes from a socket: the raw socket and the oracle's listeners
+        // and connections (owned by root), or the kernel's TCP/ICMP control sockets (no owner).
         p.HasSocket = true;
-        if (rawSocket) { p.SocketUid = 0; p.SocketGid = 0; }
+        p.KernelSocket = socket == ReplySocket.Kernel;
+        p.RequestSocket = socket == ReplySocket.Request;
+        if (socket != ReplySocket.Kernel) { p.SocketUid = 0; p.SocketGid = 0; }
         var r = _engine.SendLocal(p);
         _firstResult ??= r;
         var seen = p.Seen;
         if (r.Verdict != Verdict.Accept) return seen;
         var outBytes = p.Bytes.ToArray();
-        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply, 0, rawSocket: false);
+        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply.Bytes, 0, reply.Socket);
         else if (r.Out != null && !r.Out.IsLoopback) DeliverToEndpoint(r.Out.Name, outBytes);
         return seen;
     }
@@ -313,7 +315,7 @@ public sealed class ScenarioRunner : IEngineObserver
         var (name, stack) = fwIface == "eth1" ? ("backend", _backend) : ("client", _client);
         PacketParser.Parse(bytes, out var info);
         if (!stack.Owns(info.Version, info.Destination)) return;
-        foreach (var reply in stack.Receive(bytes)) ToFirewall(name, reply, 0);
+        foreach (var reply in stack.Receive(bytes)) ToFirewall(name, reply.Bytes, 0);
     }
 
     /// <summary>A tcp_connect line: a kernel TCP connection with optional data, then an orderly close.</summary>
@@ -332,7 +334,7 @@ public sealed class ScenarioRunner : IEngineObserver
         // result at hand, the run takes the ones the kernel picked (as it takes its clock).
         var (sport, flowLabel) = _connectRandom.TryGetValue(it.Line, out var rnd) ? rnd : ((ushort)it.Num("sport", 0), 0u);
         var (sock, syn) = stack.Connect((byte)(v6 ? 6 : 4), src, sport, dst, dport, flowLabel);
-        Send(from, syn);
+        Send(from, new HostReply(syn, ReplySocket.Full));
         double timeout = it.Num("timeout_ms", 900);
         string result = sock.State switch
         {
@@ -355,10 +357,10 @@ public sealed class ScenarioRunner : IEngineObserver
         return res;
     }
 
-    private void Send(string from, byte[] bytes)
+    private void Send(string from, HostReply packet)
     {
-        if (from == "fw") FwSend(bytes, 0, rawSocket: false);
-        else ToFirewall(from, bytes, 0);
+        if (from == "fw") FwSend(packet.Bytes, 0, packet.Socket);
+        else ToFirewall(from, packet.Bytes, 0);
     }
 
     // ---- counters and the result ------------------------------------------------------------

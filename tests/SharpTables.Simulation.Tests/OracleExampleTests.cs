@@ -41,6 +41,13 @@ public class OracleExampleTests
         // Recorded with oracle-run --backend nft: a recent list takes the --mask of the first rule that
         // names it in file order (c1_PREROUTING, /30), although c1_OUTPUT sorts first in listings.
         { "recent-first-mask.rules", "recent-first-mask.scenario.jsonl", null, "recent-first-mask.result.nft.json" },
+        // Recorded with oracle-run --backend nft: ip6tables -m frag on hand-made fragment headers (id ranges
+        // and their inversion, first/more/last, reserved bits; a cut-off header never reaches INPUT).
+        { "frag6.rules6", "frag6.scenario.jsonl", "frag6.rules6", "frag6.result.nft.json" },
+        // Recorded with oracle-run --backend nft: which socket the host's own packets carry, as -m owner
+        // and LOG --log-uid see it (control sockets: a socket without owner; SYN-ACK: the listener's
+        // owner but no UID in LOG; a listener's RST and the raw socket: root; REJECT's RST: none).
+        { "owner-sockets.rules", "owner-sockets.scenario.jsonl", null, "owner-sockets.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

@@ -6,7 +6,9 @@ namespace SharpTables.Engine.Matches;
 /// <c>-m owner</c> revision 1 (xt_owner's owner_mt) on the sending socket's owner
 /// (<see cref="Packet.SocketUid"/>/<see cref="Packet.SocketGid"/>, -1 = no socket). Without a
 /// socket the match holds only when every test is inverted (so <c>! --uid-owner 0</c> matches
-/// forwarded-like packets and <c>--suppl-groups</c> never does). Supplementary groups are not
+/// forwarded-like packets and <c>--suppl-groups</c> never does). A kernel socket without a file
+/// (<see cref="Packet.KernelSocket"/>: the replies of the TCP and ICMP control sockets) exists,
+/// but its uid and gid tests fail unless inverted. Supplementary groups are not
 /// modelled: only the primary group is compared.
 /// </summary>
 public sealed class OwnerMatchCompiler : MatchCompiler<OwnerMatch>
@@ -19,9 +21,10 @@ public sealed class OwnerMatchCompiler : MatchCompiler<OwnerMatch>
     {
         public override bool Matches(Packet p, ref bool hotdrop)
         {
-            if (p.SocketUid < 0) return (tests ^ inverted) == 0;
+            if (p.SocketUid < 0 && !p.KernelSocket) return (tests ^ inverted) == 0;
             // a socket exists but the rule says ! --socket-exists
             if ((tests & inverted & OwnerTests.Socket) != 0) return false;
+            if (p.SocketUid < 0) return ((tests ^ inverted) & (OwnerTests.Uid | OwnerTests.Gid)) == 0;
             if ((tests & OwnerTests.Uid) != 0)
             {
                 uint uid = (uint)p.SocketUid;

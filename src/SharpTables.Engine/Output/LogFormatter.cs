@@ -436,7 +436,7 @@ public sealed class LogFormatter
     private void AppendUidAndMark(Packet p, LogFlags flags)
     {
         // An unmapped group prints as the overflow gid (from_kgid_munged).
-        if ((flags & LogFlags.Uid) != 0 && p.SocketUid >= 0)
+        if ((flags & LogFlags.Uid) != 0 && p.SocketUid >= 0 && !p.RequestSocket)
             _sb.Append($"UID={p.SocketUid} GID={(p.SocketGid >= 0 ? p.SocketGid : 65534)} ");
         if (p.Mark != 0) _sb.Append($"MARK=0x{p.Mark:x} ");
     }
