@@ -42,6 +42,8 @@ public sealed class Packet
     public bool KernelSocket;
     /// <summary>skb->sk is a request socket (a listener's SYN-ACK): -m owner looks through it to the listener's owner, LOG prints none.</summary>
     public bool RequestSocket;
+    /// <summary>Sent through the kernel's ICMP socket (echo and timestamp replies, ICMP errors): while it is sent the socket is locked, so an ICMP error about it (REJECT in OUTPUT) is not sent.</summary>
+    public bool IcmpSocket;
 
     /// <summary>The connection this packet belongs to; null = no conntrack entry (INVALID unless <see cref="Untracked"/>).</summary>
     public Connection? Conn;
@@ -80,6 +82,7 @@ public sealed class Packet
         HasSocket = false;
         KernelSocket = false;
         RequestSocket = false;
+        IcmpSocket = false;
         Conn = null;
         CtInfo = CtInfo.New;
         Untracked = false;

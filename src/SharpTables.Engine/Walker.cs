@@ -77,6 +77,7 @@ public sealed partial class NetfilterEngine
             return decider.Result(Verdict.Drop, Hook.PreRouting, p, noRule: true);
         }
         DecrementTtl(p);
+        if (outIface == p.In) SendRedirect(p, outIface);
         p.Out = outIface;
         p.Hook = Hook.Forward;
         v = RunHook(fam, p, Hook.Forward, ref decider);
@@ -136,7 +137,8 @@ public sealed partial class NetfilterEngine
         {
             p.Load(q.Get(i));
             p.Number = number;
-            p.HasSocket = p.KernelSocket = q.FromSocket(i);
+            // Every generated packet with a socket is an ICMP error sent by icmp_send.
+            p.HasSocket = p.KernelSocket = p.IcmpSocket = q.FromSocket(i);
             var attached = q.AttachedConn(i, out var ctInfo);
             if (attached != null)
             {
@@ -216,6 +218,35 @@ public sealed partial class NetfilterEngine
         if (buffer.IsEmpty) return;
         int length = Targets.RejectReplies.TimeExceeded(p, State.Network, Targets.IcmpRateLimiter.For(State), buffer);
         if (length > 0) queue.Commit(length, p, fromSocket: true);
+    }
+
+    /// <summary>
+    /// ip_forward's ICMP host redirect (before FORWARD, whatever FORWARD decides): the packet leaves
+    /// through the interface it came in on, and its sender could reach the destination directly.
+    /// Only destinations on a connected subnet (next hop = destination) are modelled; the engine
+    /// knows no gateway of its default route.
+    /// </summary>
+    private void SendRedirect(Packet p, NetInterface iface)
+    {
+        if (p.Info.Version != 4) return;
+        uint src = (uint)p.Info.Source, dst = (uint)p.Info.Destination;
+        if (!OnLink(iface, src) || !OnLink(iface, dst)) return;
+        if (!Targets.RedirectLimiter.For(State).Allow(src)) return;
+        var queue = State.LocalOut;
+        var buffer = queue.Reserve();
+        if (buffer.IsEmpty) return;
+        int length = Targets.RejectReplies.Redirect(p, dst, State.Network, Targets.IcmpRateLimiter.For(State), buffer);
+        if (length > 0) queue.Commit(length, p, fromSocket: true);
+    }
+
+    private static bool OnLink(NetInterface iface, uint address)
+    {
+        foreach (var (a, prefix) in iface.IPv4)
+        {
+            uint mask = prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
+            if (((uint)a & mask) == (address & mask)) return true;
+        }
+        return false;
     }
 
     /// <summary>ip_decrease_ttl: the hop count drops by one, the IPv4 header checksum follows.</summary>

@@ -5,11 +5,11 @@ namespace SharpTables.Simulation;
 
 /// <summary>
 /// Which socket a host's packet leaves through, as -m owner, LOG --log-uid and recent see skb->sk:
-/// a kernel control socket (RSTs without a socket, ICMP errors and echo replies: a socket but no
-/// owner), a request socket (SYN-ACK: the owner match sees the listener's owner, LOG none), or a
+/// a kernel control socket (the TCP one for RSTs without a socket, the ICMP one for ICMP errors
+/// and echo replies: a socket but no owner), a request socket (SYN-ACK: the owner match sees the listener's owner, LOG none), or a
 /// full socket (a listener's RST, a connection's segments: owner root, as the oracle's sockets).
 /// </summary>
-internal enum ReplySocket : byte { Kernel, Request, Full }
+internal enum ReplySocket : byte { Kernel, KernelIcmp, Request, Full }
 
 /// <summary>A packet the host sends, with the socket it leaves through.</summary>
 internal readonly record struct HostReply(byte[] Bytes, ReplySocket Socket);
@@ -123,13 +123,13 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 break;
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 8:
             case IpProtocol.Icmpv6 when info.HasTransportHeader && info.IcmpType == 128:
-                output.Add(new(EchoReply(packet, info), ReplySocket.Kernel));
+                output.Add(new(EchoReply(packet, info), ReplySocket.KernelIcmp));
                 break;
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 13:
                 // icmp_timestamp: a request with its 12 bytes of timestamps gets a timestamp reply
                 // (always 20 bytes of ICMP); a shorter one is dropped.
                 if (Math.Min(packet.Length, info.TotalLength) - info.TransportOffset >= 20)
-                    output.Add(new(TimestampReply(info), ReplySocket.Kernel));
+                    output.Add(new(TimestampReply(info), ReplySocket.KernelIcmp));
                 break;
             case IpProtocol.Icmp:
             case IpProtocol.Icmpv6:
@@ -325,7 +325,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             // __icmp_send: the offending packet's TOS bits (RT_TOS keeps 0x1e) with precedence "internetwork control".
             Tos = (byte)(info.Version == 4 ? (info.Tos & 0x1e) | 0xc0 : 0),
         };
-        output.Add(new(Wire.Build(spec), ReplySocket.Kernel)); // icmp_send: the ICMP control socket
+        output.Add(new(Wire.Build(spec), ReplySocket.KernelIcmp)); // icmp_send: the ICMP control socket
     }
 
     private byte[] EchoReply(ReadOnlySpan<byte> packet, in PacketInfo info)

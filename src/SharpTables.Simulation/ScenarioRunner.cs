@@ -297,9 +297,10 @@ public sealed class ScenarioRunner : IEngineObserver
         // Everything the fw sends comes from a socket: the raw socket and the oracle's listeners
         // and connections (owned by root), or the kernel's TCP/ICMP control sockets (no owner).
         p.HasSocket = true;
-        p.KernelSocket = socket == ReplySocket.Kernel;
+        p.KernelSocket = socket is ReplySocket.Kernel or ReplySocket.KernelIcmp;
+        p.IcmpSocket = socket == ReplySocket.KernelIcmp;
         p.RequestSocket = socket == ReplySocket.Request;
-        if (socket != ReplySocket.Kernel) { p.SocketUid = 0; p.SocketGid = 0; }
+        if (!p.KernelSocket) { p.SocketUid = 0; p.SocketGid = 0; }
         var r = _engine.SendLocal(p);
         _firstResult ??= r;
         var seen = p.Seen;

@@ -86,7 +86,9 @@ public sealed class ConntrackMatchCompiler : MatchCompiler<ConntrackMatch>
             if (Has(ConntrackFlags.Expires))
             {
                 // nf_ct_expires: the signed distance of the 32-bit timeout from now, at least 0, in whole seconds.
-                int left = Math.Max(0, unchecked((int)(ct.Timeout - _clock.Jiffies32)));
+                // An unconfirmed entry still holds its timeout relative (confirmation adds the time):
+                // minus a clock that has run more than a few minutes that is negative, so 0.
+                int left = ct.Has(Conntrack.ConnStatus.Confirmed) ? Math.Max(0, unchecked((int)(ct.Timeout - _clock.Jiffies32))) : 0;
                 uint seconds = (uint)(left / EngineClock.Hz);
                 if (!Passes(ConntrackFlags.Expires, seconds >= _expiresMin && seconds <= _expiresMax)) return false;
             }

@@ -86,7 +86,9 @@ public static partial class RejectReplies
         int ihl = (b[0] & 0x0f) * 4;
         if ((BinaryPrimitives.ReadUInt16BigEndian(b[6..]) & 0x1fff) != 0) return 0;
         byte proto = b[9];
-        if (NeedsChecksum(b, ihl, len, proto) && !TransportChecksumValid(b, ihl, len, proto)) return 0;
+        // The checksum is verified for packets from the wire only: one the host sends itself is
+        // answered whatever its checksum (the oracle: 8 zero bytes of protocol 253 from a raw socket).
+        if (p.Hook != SharpTables.Rules.Model.Hook.Output && NeedsChecksum(b, ihl, len, proto) && !TransportChecksumValid(b, ihl, len, proto)) return 0;
         return IcmpSend(p, 3, code, network, limiter, reply);
     }
 
@@ -100,9 +102,21 @@ public static partial class RejectReplies
         return IcmpSend(p, 11, 0, network, limiter, reply);
     }
 
-    /// <summary>__icmp_send: an ICMP error of <paramref name="type"/>/<paramref name="code"/> about <paramref name="p"/>, or 0 when none is sent.</summary>
-    private static int IcmpSend(Packet p, byte type, byte code, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply)
+    /// <summary>
+    /// ip_forward's ICMP host redirect to a sender on the link the packet leaves through again:
+    /// <paramref name="gateway"/> is the better next hop (host order), under the rules of every <see cref="IcmpSend"/>.
+    /// </summary>
+    public static int Redirect(Packet p, uint gateway, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply)
     {
+        if (!p.Info.IsIPv4 || KernelView.SkbLength(p) < 20) return 0;
+        return IcmpSend(p, 5, 1, network, limiter, reply, gateway);
+    }
+
+    /// <summary>__icmp_send: an ICMP error of <paramref name="type"/>/<paramref name="code"/> about <paramref name="p"/>, or 0 when none is sent.</summary>
+    private static int IcmpSend(Packet p, byte type, byte code, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply, uint restOfHeader = 0)
+    {
+        // icmp_xmit_lock: the packet is on its way out through the ICMP socket, which is locked.
+        if (p.IcmpSocket) return 0;
         ReadOnlySpan<byte> b = p.Bytes;
         int len = KernelView.SkbLength(p);
         int ihl = (b[0] & 0x0f) * 4;
@@ -135,6 +149,7 @@ public static partial class RejectReplies
         icmp[..8].Clear();
         icmp[0] = type;
         icmp[1] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], restOfHeader);
         b[..quoted].CopyTo(icmp[8..]);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Fold(Sum(icmp)));
         return total;

@@ -151,7 +151,22 @@ public class ConntrackMatchTests
         time.Advance(TimeSpan.FromSeconds(1000)); // far from the clock's start, 32-bit jiffies wrap meanwhile
         uint now = state.Clock.Jiffies32;
         var p = Packet(Ct.Established, timeout: unchecked(now + (uint)jiffiesLeft));
+        p.Conn!.Status |= SharpTables.Engine.Conntrack.ConnStatus.Confirmed; // in the table: the timeout is absolute
         Assert.Equal(expected, Run(rule, p, state));
+    }
+
+    [Fact]
+    public void An_unconfirmed_entry_has_no_time_left()
+    {
+        // Differential (live seed 31001, b0008 case 5, b0013 case 15): "--ctexpire 61:431968" in nat
+        // PREROUTING never matched a connection's first packet. Before confirmation the timeout is
+        // relative, and nf_ct_expires subtracts a clock that has run for hours: 0 seconds.
+        var time = new ManualTime();
+        var state = new EngineState(time);
+        time.Advance(TimeSpan.FromSeconds(1000));
+        var p = Packet(Ct.New, timeout: 120 * 250);
+        Assert.Equal(NoMatch, Run("-m conntrack --ctexpire 61:431968", p, state));
+        Assert.Equal(Match, Run("-m conntrack --ctexpire 0", p, state));
     }
 
     [Theory]
