@@ -25,6 +25,12 @@ public readonly record struct PacketResult
     public ushort QueueNumber { get; init; }
     /// <summary>NFQUEUE --queue-bypass: accept when nobody listens.</summary>
     public bool QueueBypass { get; init; }
+    /// <summary>
+    /// The confirmed conntrack entry a delivered packet ended with (null: untracked, invalid or
+    /// never confirmed) and its ctinfo: what an answer of the host's own ICMP socket inherits.
+    /// </summary>
+    public Conntrack.Connection? Conn { get; init; }
+    public CtInfo CtInfo { get; init; }
 }
 
 /// <summary>

@@ -26,6 +26,8 @@ public sealed partial class NetfilterEngine
             result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
         else
             result = ReceiveCore(rs, p, ref decider);
+        if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
+            result = result with { Conn = ct, CtInfo = p.CtInfo };
         // Replies may hold this packet's (possibly unconfirmed) entry: release it after them.
         FlushLocalOut(rs, p.Number);
         State.Conntrack.Release(p);
@@ -41,6 +43,8 @@ public sealed partial class NetfilterEngine
         var rs = _ruleset;
         var decider = new Decider();
         var result = SendLocalCore(rs, p, ref decider);
+        if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
+            result = result with { Conn = ct, CtInfo = p.CtInfo };
         FlushLocalOut(rs, p.Number);
         State.Conntrack.Release(p);
         return result;

@@ -12,7 +12,12 @@ namespace SharpTables.Simulation;
 internal enum ReplySocket : byte { Kernel, KernelIcmp, Request, Full }
 
 /// <summary>A packet the host sends, with the socket it leaves through.</summary>
-internal readonly record struct HostReply(byte[] Bytes, ReplySocket Socket);
+/// <param name="KeepsConntrack">
+/// An ICMP error that carries the conntrack entry of the packet it answers (icmp_glue_bits'
+/// nf_ct_attach); false when the stack dropped the entry first (UDP's no-socket path calls
+/// nf_reset_ct before icmp_send).
+/// </param>
+internal readonly record struct HostReply(byte[] Bytes, ReplySocket Socket, bool KeepsConntrack = false);
 
 /// <summary>TCP states of the host model's sockets (a small subset of Linux's).</summary>
 internal enum SockState { SynSent, SynRecv, Established, FinWait1, FinWait2, CloseWait, LastAck, TimeWait, Closed, Refused }
@@ -119,7 +124,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 break;
             case IpProtocol.Udp when info.HasTransportHeader:
                 if (!UdpListen.Contains((info.Version, info.DestinationPort)))
-                    IcmpError(packet, info, output, info.Version == 4 ? (byte)3 : (byte)1, info.Version == 4 ? (byte)3 : (byte)4);
+                    IcmpError(packet, info, output, info.Version == 4 ? (byte)3 : (byte)1, info.Version == 4 ? (byte)3 : (byte)4, keepsConntrack: false);
                 break;
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 8:
             case IpProtocol.Icmpv6 when info.HasTransportHeader && info.IcmpType == 128:
@@ -136,7 +141,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 break;
             default:
                 if (info.Version == 4 && info.TransportOffset >= 0)
-                    IcmpError(packet, info, output, 3, 2); // protocol unreachable
+                    IcmpError(packet, info, output, 3, 2, keepsConntrack: true); // protocol unreachable
                 break;
         }
         return output;
@@ -303,7 +308,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         output.Add(new(Wire.Build(spec), socket));
     }
 
-    private void IcmpError(ReadOnlySpan<byte> packet, in PacketInfo info, List<HostReply> output, byte type, byte code)
+    private void IcmpError(ReadOnlySpan<byte> packet, in PacketInfo info, List<HostReply> output, byte type, byte code, bool keepsConntrack)
     {
         if (Quiet) return;
         if (icmpLimit != null)
@@ -325,7 +330,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
             // __icmp_send: the offending packet's TOS bits (RT_TOS keeps 0x1e) with precedence "internetwork control".
             Tos = (byte)(info.Version == 4 ? (info.Tos & 0x1e) | 0xc0 : 0),
         };
-        output.Add(new(Wire.Build(spec), ReplySocket.KernelIcmp)); // icmp_send: the ICMP control socket
+        output.Add(new(Wire.Build(spec), ReplySocket.KernelIcmp, keepsConntrack)); // icmp_send: the ICMP control socket
     }
 
     private byte[] EchoReply(ReadOnlySpan<byte> packet, in PacketInfo info)

@@ -282,13 +282,13 @@ public sealed class ScenarioRunner : IEngineObserver
         var seen = p.Seen;
         if (r.Verdict != Verdict.Accept && !(r.Verdict == Verdict.Queue && r.QueueBypass)) return seen;
         var outBytes = p.Bytes.ToArray();
-        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply.Bytes, 0, reply.Socket);
+        if (r.Local) Answer(r, outBytes);
         else if (r.Out != null) DeliverToEndpoint(r.Out.Name, outBytes);
         return seen;
     }
 
     /// <summary>The fw sends a packet (raw socket or its own TCP/ICMP answer) through <paramref name="socket"/>; returns the hooks it was seen at.</summary>
-    private HookMask FwSend(byte[] bytes, long number, ReplySocket socket)
+    private HookMask FwSend(byte[] bytes, long number, ReplySocket socket, bool keepsConntrack = false)
     {
         if (++_work > 400) return HookMask.None;
         var p = _packet;
@@ -301,12 +301,13 @@ public sealed class ScenarioRunner : IEngineObserver
         p.IcmpSocket = socket == ReplySocket.KernelIcmp;
         p.RequestSocket = socket == ReplySocket.Request;
         if (!p.KernelSocket) { p.SocketUid = 0; p.SocketGid = 0; }
+        if (keepsConntrack) AttachRelated(p);
         var r = _engine.SendLocal(p);
         _firstResult ??= r;
         var seen = p.Seen;
         if (r.Verdict != Verdict.Accept) return seen;
         var outBytes = p.Bytes.ToArray();
-        if (r.Local) foreach (var reply in _fw.Receive(outBytes)) FwSend(reply.Bytes, 0, reply.Socket);
+        if (r.Local) Answer(r, outBytes);
         else if (r.Out != null && !r.Out.IsLoopback) DeliverToEndpoint(r.Out.Name, outBytes);
         return seen;
     }
@@ -356,6 +357,31 @@ public sealed class ScenarioRunner : IEngineObserver
             if (!sock.PeerClosed) _time.AdvanceMilliseconds(500);
         }
         return res;
+    }
+
+    /// <summary>
+    /// icmp_glue_bits attaches the entry of the packet an ICMP error answers before the error
+    /// enters OUTPUT (so raw-table NOTRACK leaves it alone): RELATED, in the reply direction when
+    /// the packet went in the original one. An untracked or invalid packet passes nothing on.
+    /// </summary>
+    private void AttachRelated(Packet p)
+    {
+        if (_answering is not { Conn: { } ct } cause) return;
+        p.Conn = ct;
+        p.CtInfo = cause.CtInfo < CtInfo.EstablishedReply ? CtInfo.RelatedReply : CtInfo.Related;
+        p.ConntrackDone = true;
+    }
+
+    /// <summary>The delivered packet whose answers the fw's host stack is sending now.</summary>
+    private PacketResult? _answering;
+
+    /// <summary>The fw's host stack answers a packet delivered to it.</summary>
+    private void Answer(in PacketResult delivered, byte[] packet)
+    {
+        var outer = _answering;
+        _answering = delivered;
+        foreach (var reply in _fw.Receive(packet)) FwSend(reply.Bytes, 0, reply.Socket, reply.KeepsConntrack);
+        _answering = outer;
     }
 
     private void Send(string from, HostReply packet)

@@ -22,8 +22,9 @@ public static partial class RejectReplies
 
     /// <summary>
     /// nf_send_reset: a RST answering a TCP segment, from its destination to its source. No answer
-    /// to a fragment other than the first, to a RST, to a segment with a bad checksum, to one
-    /// addressed to a broadcast or multicast address, or when no route leads back. The RST has
+    /// to a fragment other than the first, to a RST, to one addressed to a broadcast or multicast
+    /// address, or when no route leads back. Checksums are not verified: the kernel trusts what
+    /// veth and offloading NICs mark CHECKSUM_UNNECESSARY. The RST has
     /// TOS 0, ID 0, DF set and TTL 64; with the offending ACK bit set it carries seq = its ack
     /// number, else ack = seq + SYN + FIN + payload length and the ACK flag.
     /// </summary>
@@ -38,7 +39,6 @@ public static partial class RejectReplies
         var th = b[ihl..];
         byte flags = th[13];
         if ((flags & TcpFlagBits.Rst) != 0) return 0;
-        if (!TransportChecksumValid(b, ihl, len, IpProtocol.Tcp)) return 0;
         uint src = BinaryPrimitives.ReadUInt32BigEndian(b[12..]);
         uint dst = BinaryPrimitives.ReadUInt32BigEndian(b[16..]);
         if (IsBroadcastOrMulticast(network, dst)) return 0;
@@ -70,9 +70,7 @@ public static partial class RejectReplies
     /// <summary>
     /// nf_send_unreach + __icmp_send: ICMP destination unreachable with <paramref name="code"/>,
     /// quoting the packet from its IP header on, as much as fits in 576 bytes. Nothing for a
-    /// fragment other than the first, for a packet whose checksum fails (nf_reject_verify_csum
-    /// skips UDP without checksum, GRE, AH, ESP, SCTP, UDP-Lite and DCCP), for one not addressed
-    /// to this host at the link layer or addressed to a broadcast or multicast address, for an
+    /// fragment other than the first, for one not addressed to this host at the link layer or addressed to a broadcast or multicast address, for an
     /// ICMP error (or an unknown ICMP type), when no route leads back, or when the rate limits say
     /// no. TOS is the packet's TOS bits with precedence "internetwork control" (0xC0), TTL 64, no DF.
     /// The source is the packet's destination when that is a local address, else the address of
@@ -83,12 +81,10 @@ public static partial class RejectReplies
         ReadOnlySpan<byte> b = p.Bytes;
         int len = KernelView.SkbLength(p);
         if (!p.Info.IsIPv4 || len < 20) return 0;
-        int ihl = (b[0] & 0x0f) * 4;
         if ((BinaryPrimitives.ReadUInt16BigEndian(b[6..]) & 0x1fff) != 0) return 0;
-        byte proto = b[9];
-        // The checksum is verified for packets from the wire only: one the host sends itself is
-        // answered whatever its checksum (the oracle: 8 zero bytes of protocol 253 from a raw socket).
-        if (p.Hook != SharpTables.Rules.Model.Hook.Output && NeedsChecksum(b, ihl, len, proto) && !TransportChecksumValid(b, ihl, len, proto)) return 0;
+        // nf_reject_verify_csum only looks at packets whose checksum nobody checked (CHECKSUM_NONE).
+        // What the oracle's veth links deliver is CHECKSUM_UNNECESSARY, and a raw socket's own packet
+        // is answered too (8 zero bytes of protocol 253, either way): no checksum is verified here.
         return IcmpSend(p, 3, code, network, limiter, reply);
     }
 
@@ -174,27 +170,6 @@ public static partial class RejectReplies
     private static bool IsBroadcastOrMulticast(HostNetwork network, uint address) =>
         (address & 0xf0000000) == 0xe0000000 || network.IsBroadcast(address);
 
-    /// <summary>nf_reject_verify_csum: protocols whose checksum covers the whole payload and is not optional.</summary>
-    private static bool NeedsChecksum(ReadOnlySpan<byte> b, int ihl, int len, byte proto) => proto switch
-    {
-        IpProtocol.Udp => ihl + 8 > len || BinaryPrimitives.ReadUInt16BigEndian(b[(ihl + 6)..]) != 0,
-        IpProtocol.Gre or IpProtocol.Ah or IpProtocol.Esp or IpProtocol.Sctp or IpProtocol.UdpLite or IpProtocol.Dccp => false,
-        _ => true,
-    };
-
-    /// <summary>
-    /// nf_ip_checksum on a packet whose checksum nobody verified yet (CHECKSUM_NONE): TCP and UDP
-    /// with the pseudo header, anything else as a plain sum over the payload.
-    /// </summary>
-    private static bool TransportChecksumValid(ReadOnlySpan<byte> b, int ihl, int len, byte proto)
-    {
-        if (ihl > len) return false;
-        var segment = b[ihl..len];
-        ulong sum = Sum(segment);
-        if (proto is IpProtocol.Tcp or IpProtocol.Udp)
-            sum += PseudoHeaderSum(BinaryPrimitives.ReadUInt32BigEndian(b[12..]), BinaryPrimitives.ReadUInt32BigEndian(b[16..]), proto, segment.Length);
-        return Fold(sum) == 0;
-    }
 
     private static void WriteIPv4Header(Span<byte> h, int totalLength, byte tos, ushort id, bool dontFragment, byte proto, uint saddr, uint daddr)
     {

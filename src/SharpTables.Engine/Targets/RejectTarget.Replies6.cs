@@ -10,8 +10,8 @@ public static partial class RejectReplies
     public const int Icmp6ErrorMax = 1280;
 
     /// <summary>
-    /// nf_send_reset6: the IPv6 RST, built like the IPv4 one (sequence rules, no answer to a RST,
-    /// to a fragment or to a bad checksum), from a unicast source to a unicast destination only.
+    /// nf_send_reset6: the IPv6 RST, built like the IPv4 one (sequence rules, no answer to a RST or
+    /// to a fragment, checksums trusted), from a unicast source to a unicast destination only.
     /// Traffic class 0, flow label 0, hop limit 64; the checksum is complete.
     /// </summary>
     public static int TcpReset6(Packet p, HostNetwork network, Span<byte> reply)
@@ -26,7 +26,6 @@ public static partial class RejectReplies
         var t0 = b[th..];
         byte flags = t0[13];
         if ((flags & TcpFlagBits.Rst) != 0) return 0;
-        if (!Checksum6Valid(b, th, len, IpProtocol.Tcp)) return 0;
         if (network.Route(6, src) == null) return 0;
 
         WriteIPv6Header(reply, payloadLength: 20, IpProtocol.Tcp, saddr: dst, daddr: src);
@@ -56,7 +55,7 @@ public static partial class RejectReplies
     /// nf_send_unreach6 + icmp6_send: ICMPv6 destination unreachable with <paramref name="code"/>
     /// (0 no route, 1 administratively prohibited, 3 address unreachable, 4 port unreachable),
     /// quoting as much of the packet as fits in 1280 bytes. Nothing for a fragment other than the
-    /// first, a packet without anything after its headers, a bad checksum, a multicast destination
+    /// first, a packet without anything after its headers (checksums trusted), a multicast destination
     /// or a frame for another host, an unspecified or multicast source, an ICMPv6 error, or when no
     /// route leads back or the rate limits say no. Traffic class 0, hop limit 64. The source is
     /// the packet's destination when that is local, else an address of the interface it came in
@@ -68,10 +67,8 @@ public static partial class RejectReplies
         ReadOnlySpan<byte> b = p.Bytes;
         int len = KernelView.SkbLength(p);
         if (!p.Info.IsIPv6 || len < 40) return 0;
-        // reject6_csum_ok
         int th = SkipExtensionHeaders(b, len, out byte proto, out bool laterFragment);
         if (th < 0 || th >= len || laterFragment) return 0;
-        if (NeedsChecksum(b, th, len, proto) && !Checksum6Valid(b, th, len, proto)) return 0;
 
         // icmp6_send
         UInt128 src = PacketParser.ReadUInt128(b[8..]), dst = PacketParser.ReadUInt128(b[24..]);
@@ -142,12 +139,6 @@ public static partial class RejectReplies
     private static bool IsMulticast6(UInt128 a) => (byte)(a >> 120) == 0xff;
 
     private static bool IsUnicast6(UInt128 a) => a != 0 && !IsMulticast6(a);
-
-    private static bool Checksum6Valid(ReadOnlySpan<byte> b, int th, int len, byte proto)
-    {
-        var segment = b[th..len];
-        return Fold(Sum(segment) + PseudoHeaderSum6(PacketParser.ReadUInt128(b[8..]), PacketParser.ReadUInt128(b[24..]), proto, segment.Length)) == 0;
-    }
 
     private static void WriteIPv6Header(Span<byte> h, int payloadLength, byte nextHeader, UInt128 saddr, UInt128 daddr)
     {
