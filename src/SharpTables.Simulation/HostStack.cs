@@ -339,7 +339,9 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         var spec = new WireSpec
         {
             Version = info.Version, Src = info.Destination, Dst = info.Source,
-            Proto = info.Protocol, IcmpType = (byte)(info.Version == 4 ? 0 : 129), IcmpId = info.IcmpId, IcmpSeq = info.IcmpSequence,
+            // icmp_echo / icmpv6_echo_reply copy the request's header and change only the type: a
+            // request with a non-zero code gets a reply with that code.
+            Proto = info.Protocol, IcmpType = (byte)(info.Version == 4 ? 0 : 129), IcmpCode = info.IcmpCode, IcmpId = info.IcmpId, IcmpSeq = info.IcmpSequence,
             Payload = packet[(info.TransportOffset + 8)..total].ToArray(), Id = _ipId++, Tos = info.Tos,
         };
         return Wire.Build(spec);
