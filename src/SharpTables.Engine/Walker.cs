@@ -14,8 +14,39 @@ public sealed partial class NetfilterEngine
     /// A packet arrives on <paramref name="inIface"/>: PREROUTING, the routing decision, then INPUT
     /// (for this host) or FORWARD and POSTROUTING. Load the packet (and its MAC header) first.
     /// Packets the host generates meanwhile (REJECT replies) are sent through OUTPUT afterwards.
+    /// Threads may call this and <see cref="SendLocal"/> concurrently, each with its own packet.
     /// </summary>
     public PacketResult Receive(Packet p, NetInterface inIface)
+    {
+        var slot = State.Walks.Enter();
+        try
+        {
+            return ReceiveWalk(p, inIface, slot.LocalOut);
+        }
+        finally
+        {
+            State.Walks.Exit(slot);
+        }
+    }
+
+    /// <summary>
+    /// The host sends a packet (a raw socket, a reply of the host model): OUTPUT, routing,
+    /// POSTROUTING, and for a local destination the loopback delivery (PREROUTING and INPUT on lo).
+    /// </summary>
+    public PacketResult SendLocal(Packet p)
+    {
+        var slot = State.Walks.Enter();
+        try
+        {
+            return SendLocalWalk(p, slot.LocalOut);
+        }
+        finally
+        {
+            State.Walks.Exit(slot);
+        }
+    }
+
+    private PacketResult ReceiveWalk(Packet p, NetInterface inIface, LocalOutQueue localOut)
     {
         var rs = _ruleset;
         p.In = inIface;
@@ -27,21 +58,17 @@ public sealed partial class NetfilterEngine
         else
             result = ReceiveCore(rs, p, ref decider);
         State.Conntrack.Release(p);
-        FlushLocalOut(rs, p.Number);
+        FlushLocalOut(rs, localOut, p.Number);
         return result;
     }
 
-    /// <summary>
-    /// The host sends a packet (a raw socket, a reply of the host model): OUTPUT, routing,
-    /// POSTROUTING, and for a local destination the loopback delivery (PREROUTING and INPUT on lo).
-    /// </summary>
-    public PacketResult SendLocal(Packet p)
+    private PacketResult SendLocalWalk(Packet p, LocalOutQueue localOut)
     {
         var rs = _ruleset;
         var decider = new Decider();
         var result = SendLocalCore(rs, p, ref decider);
         State.Conntrack.Release(p);
-        FlushLocalOut(rs, p.Number);
+        FlushLocalOut(rs, localOut, p.Number);
         return result;
     }
 
@@ -116,9 +143,8 @@ public sealed partial class NetfilterEngine
     }
 
     /// <summary>Runs REJECT replies and other generated packets through OUTPUT/POSTROUTING.</summary>
-    private void FlushLocalOut(CompiledRuleset rs, long number)
+    private void FlushLocalOut(CompiledRuleset rs, LocalOutQueue q, long number)
     {
-        var q = State.LocalOut;
         if (q.Count == 0) return;
         var p = t_reply ??= new Packet();
         // Packets generated while sending these are dropped rather than looping (the kernel never REJECTs a REJECT reply either).

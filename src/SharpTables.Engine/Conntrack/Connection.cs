@@ -171,6 +171,12 @@ public sealed class Connection
 
     public bool Has(ConnStatus s) => (Status & s) == s;
 
+    /// <summary>Sets status bits atomically (set_bit): packets of the connection may run on several threads.</summary>
+    public void SetStatus(ConnStatus bits) => Interlocked.Or(ref Unsafe.As<ConnStatus, uint>(ref Status), (uint)bits);
+
+    /// <summary>ct->lock: held while a protocol tracker reads and updates the entry's state (TCP window tracking, timeouts).</summary>
+    internal readonly Lock Sync = new();
+
     /// <summary>Clears every field so the object can carry a new connection (the table pools entries that were never confirmed).</summary>
     internal void Reset()
     {

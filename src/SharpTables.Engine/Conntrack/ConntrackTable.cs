@@ -32,11 +32,16 @@ public sealed class ConntrackOptions
 /// <see cref="Confirm"/> at the end of INPUT/POSTROUTING for accepted packets. Expired entries
 /// are removed lazily (when a lookup meets them, and before listing) using the injected clock.
 /// The packet path allocates only the <see cref="Connection"/> of a new flow.
+/// Safe for concurrent packets: the table (hash, list, NAT by-source index, entry pool) is
+/// guarded by one short lock (the kernel's per-bucket locks and RCU lookups, simplified), and
+/// an entry's protocol state (the TCP window tracking) by the entry's own lock, as ct->lock.
+/// Lock order: an entry's lock, then the table's.
 /// </summary>
 public sealed class ConntrackTable
 {
     private readonly record struct Key(ConnTuple Tuple, ushort Zone);
 
+    private readonly Lock _lock = new();
     private readonly Dictionary<Key, Connection> _hash = new();
     private readonly Dictionary<Key, Connection> _bySource = new();
     private readonly Defragmenter _defrag;
@@ -74,10 +79,23 @@ public sealed class ConntrackTable
     {
         var c = p.Conn;
         p.Conn = null;
-        if (c == null || c.Has(ConnStatus.Confirmed) || c.InBySource || _free.Count >= PoolSize) return;
-        c.Reset();
-        _free.Push(c);
+        if (c == null || c.Has(ConnStatus.Confirmed) || c.InBySource) return;
+        Recycle(c);
     }
+
+    /// <summary>Returns an entry that never made it into the table to the pool.</summary>
+    private void Recycle(Connection c)
+    {
+        lock (_lock)
+        {
+            if (_free.Count >= PoolSize) return;
+            c.Reset();
+            _free.Push(c);
+        }
+    }
+
+    /// <summary>The table's lock, for NAT's search of a free tuple (which must see the table standing still).</summary>
+    internal Lock SyncRoot => _lock;
 
     /// <summary>
     /// nf_conntrack_in: finds or creates the entry and sets p.Conn/p.CtInfo (p.Conn stays null when
@@ -105,13 +123,24 @@ public sealed class ConntrackTable
 
         repeat:
         if (!GetTuple(packet, info.Version, dataoff, protonum, out var tuple)) return true;
-        var conn = Find(tuple, p.Zone, now, out var dir);
-        bool fresh = conn == null;
-        if (conn == null)
+        Connection? conn;
+        ConnDirection dir;
+        bool fresh = false;
+        lock (_lock)
         {
-            if (!tuple.TryInvert(out var reply)) return true;
-            if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
-            conn = _free.Count > 0 ? _free.Pop() : new Connection();
+            conn = FindLocked(tuple, p.Zone, now, out dir);
+            if (conn == null)
+            {
+                if (!tuple.TryInvert(out _)) return true;
+                if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
+                _free.TryPop(out conn);
+                fresh = true;
+            }
+        }
+        conn ??= new Connection();
+        if (fresh)
+        {
+            tuple.TryInvert(out var reply);
             conn.Original = tuple;
             conn.Reply = reply;
             conn.Zone = p.Zone;
@@ -124,7 +153,12 @@ public sealed class ConntrackTable
         else if (conn.Has(ConnStatus.Expected)) ctinfo = CtInfo.Related;
         else ctinfo = CtInfo.New;
 
-        var verdict = TrackPacket(conn, packet, info, dataoff, protonum, ctinfo, verify, now);
+        TrackVerdict verdict;
+        lock (conn.Sync)
+        {
+            verdict = TrackPacket(conn, packet, info, dataoff, protonum, ctinfo, verify, now);
+            if (verdict == TrackVerdict.Accept && ctinfo == CtInfo.EstablishedReply) conn.SetStatus(ConnStatus.SeenReply);
+        }
         if (verdict == TrackVerdict.Repeat)
         {
             Kill(conn);
@@ -132,13 +166,12 @@ public sealed class ConntrackTable
         }
         if (verdict == TrackVerdict.Invalid)
         {
-            if (fresh && _free.Count < PoolSize) { conn.Reset(); _free.Push(conn); }
+            if (fresh) Recycle(conn);
             return true;
         }
 
         p.Conn = conn;
         p.CtInfo = ctinfo;
-        if (ctinfo == CtInfo.EstablishedReply) conn.Status |= ConnStatus.SeenReply;
         return true;
     }
 
@@ -152,10 +185,14 @@ public sealed class ConntrackTable
         var ct = p.Conn;
         if (ct == null || p.Untracked || ct.Has(ConnStatus.Confirmed)) return true;
         if (p.CtInfo >= CtInfo.EstablishedReply) return true;
-        if (ct.Dead) return false;
         uint now = Clock.Jiffies32;
+        lock (_lock) return ConfirmLocked(p, ct, now);
+    }
 
-        var clash = Find(ct.Original, ct.Zone, now, out _) ?? Find(ct.Reply, ct.Zone, now, out _);
+    private bool ConfirmLocked(Packet p, Connection ct, uint now)
+    {
+        if (ct.Dead) return false;
+        var clash = FindLocked(ct.Original, ct.Zone, now, out _) ?? FindLocked(ct.Reply, ct.Zone, now, out _);
         if (clash != null)
         {
             // nf_ct_resolve_clash: UDP may join the entry that won the race.
@@ -180,7 +217,7 @@ public sealed class ConntrackTable
             _tail = ct;
         }
         _count++;
-        ct.Status |= ConnStatus.Confirmed;
+        ct.SetStatus(ConnStatus.Confirmed);
         if (ct.Has(ConnStatus.SrcNatDone)) AddBySource(ct);
         return true;
     }
@@ -190,18 +227,26 @@ public sealed class ConntrackTable
     {
         get
         {
-            Collect();
-            return _count;
+            lock (_lock)
+            {
+                CollectLocked();
+                return _count;
+            }
         }
     }
 
-    /// <summary>The confirmed entries, oldest first, after removing expired ones.</summary>
+    /// <summary>The confirmed entries, oldest first, after removing expired ones (a snapshot: packets may change the table meanwhile).</summary>
     public IEnumerable<Connection> Entries
     {
         get
         {
-            Collect();
-            for (var c = _head; c != null; c = c.ListNext) yield return c;
+            lock (_lock)
+            {
+                CollectLocked();
+                var list = new List<Connection>(_count);
+                for (var c = _head; c != null; c = c.ListNext) list.Add(c);
+                return list;
+            }
         }
     }
 
@@ -209,12 +254,22 @@ public sealed class ConntrackTable
     public long SecondsLeft(Connection ct) => Expires(ct, Clock.Jiffies32) / EngineClock.Hz;
 
     /// <summary>nf_conntrack_find_get: the live entry with this tuple in either direction.</summary>
-    public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir) => Find(tuple, zone, Clock.Jiffies32, out dir);
+    public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir)
+    {
+        uint now = Clock.Jiffies32;
+        lock (_lock) return FindLocked(tuple, zone, now, out dir);
+    }
 
     /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
     public void Kill(Connection ct)
     {
-        ct.Status |= ConnStatus.Dying;
+        lock (_lock) KillLocked(ct);
+    }
+
+    private void KillLocked(Connection ct)
+    {
+        if (ct.Dead) return; // removed already (by another packet, or the GC)
+        ct.SetStatus(ConnStatus.Dying);
         ct.Dead = true;
         if (!ct.Has(ConnStatus.Confirmed)) return;
         var k = new Key(ct.Original, ct.Zone);
@@ -231,17 +286,23 @@ public sealed class ConntrackTable
     /// <summary>Empties the table (conntrack -F).</summary>
     public void Flush()
     {
-        while (_head != null) Kill(_head);
+        lock (_lock)
+            while (_head != null) KillLocked(_head);
     }
 
     /// <summary>Removes every expired entry (what the kernel's GC worker does in the background).</summary>
     public void Collect()
     {
+        lock (_lock) CollectLocked();
+    }
+
+    private void CollectLocked()
+    {
         uint now = Clock.Jiffies32;
         for (var c = _head; c != null;)
         {
             var next = c.ListNext;
-            if (IsExpired(c, now)) Kill(c);
+            if (IsExpired(c, now)) KillLocked(c);
             c = next;
         }
     }
@@ -264,12 +325,12 @@ public sealed class ConntrackTable
     /// </summary>
     public bool TupleTaken(in ConnTuple tuple, Connection ignored)
     {
-        var other = Find(tuple, ignored.Zone, Clock.Jiffies32, out _);
+        var other = Find(tuple, ignored.Zone, out _);
         if (other == null || other == ignored) return false;
         return !(other.Original == ignored.Original && other.Zone == ignored.Zone);
     }
 
-    /// <summary>The NAT by-source index (nf_nat_bysource): confirmed source-NATed entries with this original source.</summary>
+    /// <summary>The NAT by-source index (nf_nat_bysource): confirmed source-NATed entries with this original source. Call under <see cref="SyncRoot"/>.</summary>
     internal Connection? FirstBySource(in ConnTuple original, ushort zone) =>
         _bySource.GetValueOrDefault(new Key(SourceKey(original), zone));
 
@@ -317,13 +378,13 @@ public sealed class ConntrackTable
         ct.Timeout = ct.Has(ConnStatus.Confirmed) ? unchecked(extra + now) : extra;
     }
 
-    private Connection? Find(in ConnTuple tuple, ushort zone, uint now, out ConnDirection dir)
+    private Connection? FindLocked(in ConnTuple tuple, ushort zone, uint now, out ConnDirection dir)
     {
         dir = ConnDirection.Original;
         if (!_hash.TryGetValue(new Key(tuple, zone), out var ct)) return null;
         if (IsExpired(ct, now))
         {
-            Kill(ct);
+            KillLocked(ct);
             return null;
         }
         dir = ct.Reply == tuple ? ConnDirection.Reply : ConnDirection.Original;
@@ -338,12 +399,12 @@ public sealed class ConntrackTable
     private bool MakeRoom()
     {
         if (Options.Max <= 0 || _count + 1 <= Options.Max) return true;
-        Collect();
+        CollectLocked();
         if (_count + 1 <= Options.Max) return true;
         for (var c = _head; c != null; c = c.ListNext)
         {
             if (c.Has(ConnStatus.Assured)) continue;
-            Kill(c);
+            KillLocked(c);
             return true;
         }
         return false;
@@ -492,7 +553,9 @@ public sealed class ConntrackTable
         var quoted = packet[inner..];
         if (!InnerTuple(quoted, p.Info.Version, out var origTuple)) return;
         if (!origTuple.TryInvert(out var innerTuple)) return;
-        var ct = Find(innerTuple, p.Zone, now, out var dir);
+        Connection? ct;
+        ConnDirection dir;
+        lock (_lock) ct = FindLocked(innerTuple, p.Zone, now, out dir);
         if (ct == null) return;
         // the error must be addressed to where that direction's packets go
         if (ct.Tuple(dir).Destination != p.Info.Destination) return;
