@@ -6,8 +6,9 @@ namespace SharpTables.Engine;
 /// Lets any number of threads walk packets through the engine at once, each with its own
 /// <see cref="Packet"/>, while a writer can still be sure nobody walks what it is about to change.
 /// Every thread has its own slot with a sequence number that is odd while the thread walks — the
-/// only shared write on the packet path is to the thread's own slot, so walkers never contend.
-/// Two writer protocols:
+/// only write on the packet path is to the thread's own slot, so walkers never contend, and it
+/// needs no fence: writers, which are rare, pay for a process-wide memory barrier instead (an
+/// asymmetric Dekker handshake, as userspace RCU does with membarrier). Two writer protocols:
 /// <list type="bullet">
 /// <item><see cref="WaitForWalks"/> (the kernel's synchronize_rcu): returns once every walk that
 /// had begun when it was called has ended; used after a ruleset swap, before the old ruleset is
@@ -22,19 +23,22 @@ public sealed class WalkGate
     /// <summary>One thread's walk state and scratch.</summary>
     internal sealed class Slot
     {
-        /// <summary>Odd while the thread walks a packet.</summary>
-        public PaddedSequence Sequence;
-        /// <summary>Nesting of Enter calls on this thread (an observer may send a packet of its own).</summary>
-        public int Depth;
+        /// <summary>What the thread writes on every packet, on a cache line of its own.</summary>
+        public WalkState Walk;
         /// <summary>The packets this thread's walk generated (REJECT replies), sent after it.</summary>
         public readonly LocalOutQueue LocalOut = new();
     }
 
-    /// <summary>A counter alone on its cache line (64 bytes of padding each side), so threads' slots never share one.</summary>
+    /// <summary>
+    /// The sequence number (odd while the thread walks a packet) and the nesting of walks (an
+    /// observer may send a packet of its own), with 64 bytes of padding each side so two threads'
+    /// slots never share a cache line.
+    /// </summary>
     [StructLayout(LayoutKind.Explicit, Size = 136)]
-    internal struct PaddedSequence
+    internal struct WalkState
     {
-        [FieldOffset(64)] public long Value;
+        [FieldOffset(64)] public long Sequence;
+        [FieldOffset(72)] public int Depth;
     }
 
     private readonly ThreadLocal<Slot> _slots = new(static () => new Slot(), trackAllValues: true);
@@ -50,13 +54,14 @@ public sealed class WalkGate
     internal Slot Enter()
     {
         var slot = _slots.Value!;
-        if (slot.Depth++ > 0) return slot;
+        if (slot.Walk.Depth++ > 0) return slot;
         while (true)
         {
-            // A full fence: the writer either sees this thread walking or this thread sees the writer's change.
-            Interlocked.Increment(ref slot.Sequence.Value);
+            // The writer's process-wide barrier orders this store before its reads of the slots:
+            // it either sees this thread walking, or this thread sees the writer's change.
+            Volatile.Write(ref slot.Walk.Sequence, slot.Walk.Sequence + 1);
             if (!_paused) return slot;
-            Volatile.Write(ref slot.Sequence.Value, slot.Sequence.Value + 1);
+            Volatile.Write(ref slot.Walk.Sequence, slot.Walk.Sequence + 1);
             lock (_resume)
                 while (_paused) Monitor.Wait(_resume);
         }
@@ -65,7 +70,7 @@ public sealed class WalkGate
     /// <summary>Ends the walk begun by <see cref="Enter"/>.</summary>
     internal void Exit(Slot slot)
     {
-        if (--slot.Depth == 0) Volatile.Write(ref slot.Sequence.Value, slot.Sequence.Value + 1);
+        if (--slot.Walk.Depth == 0) Volatile.Write(ref slot.Walk.Sequence, slot.Walk.Sequence + 1);
     }
 
     /// <summary>Whether the calling thread holds a <see cref="Pause"/>.</summary>
@@ -77,17 +82,17 @@ public sealed class WalkGate
     /// </summary>
     public IDisposable Pause()
     {
-        if (_slots.IsValueCreated && _slots.Value!.Depth > 0)
+        if (_slots.IsValueCreated && _slots.Value!.Walk.Depth > 0)
             throw new InvalidOperationException("the packet path cannot be paused from within a packet's walk");
         Monitor.Enter(_writer);
         if (_pauseDepth++ == 0)
         {
             lock (_resume) _paused = true;
-            Interlocked.MemoryBarrier();
+            Interlocked.MemoryBarrierProcessWide();
             foreach (var slot in _slots.Values)
             {
                 var spin = new SpinWait();
-                while ((Volatile.Read(ref slot.Sequence.Value) & 1) != 0) spin.SpinOnce();
+                while ((Volatile.Read(ref slot.Walk.Sequence) & 1) != 0) spin.SpinOnce();
             }
         }
         return new Paused(this);
@@ -124,15 +129,15 @@ public sealed class WalkGate
     /// </summary>
     public void WaitForWalks()
     {
-        if (_slots.IsValueCreated && _slots.Value!.Depth > 0)
+        if (_slots.IsValueCreated && _slots.Value!.Walk.Depth > 0)
             throw new InvalidOperationException("a packet's walk cannot wait for itself");
-        Interlocked.MemoryBarrier();
+        Interlocked.MemoryBarrierProcessWide();
         foreach (var slot in _slots.Values)
         {
-            long seq = Volatile.Read(ref slot.Sequence.Value);
+            long seq = Volatile.Read(ref slot.Walk.Sequence);
             if ((seq & 1) == 0) continue;
             var spin = new SpinWait();
-            while (Volatile.Read(ref slot.Sequence.Value) == seq) spin.SpinOnce();
+            while (Volatile.Read(ref slot.Walk.Sequence) == seq) spin.SpinOnce();
         }
     }
 }

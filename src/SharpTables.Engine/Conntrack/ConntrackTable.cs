@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using SharpTables.Packets;
 using SharpTables.Rules.Model;
 
@@ -32,17 +33,17 @@ public sealed class ConntrackOptions
 /// <see cref="Confirm"/> at the end of INPUT/POSTROUTING for accepted packets. Expired entries
 /// are removed lazily (when a lookup meets them, and before listing) using the injected clock.
 /// The packet path allocates only the <see cref="Connection"/> of a new flow.
-/// Safe for concurrent packets: the table (hash, list, NAT by-source index, entry pool) is
-/// guarded by one short lock (the kernel's per-bucket locks and RCU lookups, simplified), and
-/// an entry's protocol state (the TCP window tracking) by the entry's own lock, as ct->lock.
-/// Lock order: an entry's lock, then the table's.
+/// Safe for concurrent packets, like the kernel's RCU lookups and locked updates: lookups take
+/// no lock; inserting and removing entries, the insertion-ordered list and the NAT by-source
+/// index are guarded by one short lock; TCP window tracking runs under the entry's own lock
+/// (ct->lock); unconfirmed entries are pooled per thread. Lock order: an entry's lock, then the table's.
 /// </summary>
 public sealed class ConntrackTable
 {
     private readonly record struct Key(ConnTuple Tuple, ushort Zone);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<Key, Connection> _hash = new();
+    private readonly ConcurrentDictionary<Key, Connection> _hash = new();
     private readonly Dictionary<Key, Connection> _bySource = new();
     private readonly Defragmenter _defrag;
     private Connection? _head, _tail;
@@ -68,12 +69,13 @@ public sealed class ConntrackTable
     public bool Defrag(Packet p) => _defrag.Process(p, Clock.Jiffies32);
 
     private const int PoolSize = 1024;
-    private readonly Stack<Connection> _free = new(PoolSize);
+    /// <summary>Each thread's pool of entries that were never confirmed (no lock: only their packet ever saw them).</summary>
+    private readonly ThreadLocal<Stack<Connection>> _free = new(static () => new Stack<Connection>(PoolSize));
 
     /// <summary>
     /// The packet's life is over: an entry it created that was never confirmed (the packet was
-    /// dropped) is freed, as the kernel frees it with the skb, and reused for a later new flow,
-    /// so dropped new flows cost no allocation.
+    /// dropped) is freed, as the kernel frees it with the skb, and reused for a later new flow
+    /// on the same thread, so dropped new flows cost no allocation.
     /// </summary>
     public void Release(Packet p)
     {
@@ -83,15 +85,13 @@ public sealed class ConntrackTable
         Recycle(c);
     }
 
-    /// <summary>Returns an entry that never made it into the table to the pool.</summary>
+    /// <summary>Returns an entry that never made it into the table to the calling thread's pool.</summary>
     private void Recycle(Connection c)
     {
-        lock (_lock)
-        {
-            if (_free.Count >= PoolSize) return;
-            c.Reset();
-            _free.Push(c);
-        }
+        var free = _free.Value!;
+        if (free.Count >= PoolSize) return;
+        c.Reset();
+        free.Push(c);
     }
 
     /// <summary>The table's lock, for NAT's search of a free tuple (which must see the table standing still).</summary>
@@ -123,19 +123,13 @@ public sealed class ConntrackTable
 
         repeat:
         if (!GetTuple(packet, info.Version, dataoff, protonum, out var tuple)) return true;
-        Connection? conn;
-        ConnDirection dir;
-        bool fresh = false;
-        lock (_lock)
+        var conn = Find(tuple, p.Zone, now, out var dir);
+        bool fresh = conn == null;
+        if (fresh)
         {
-            conn = FindLocked(tuple, p.Zone, now, out dir);
-            if (conn == null)
-            {
-                if (!tuple.TryInvert(out _)) return true;
-                if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
-                _free.TryPop(out conn);
-                fresh = true;
-            }
+            if (!tuple.TryInvert(out _)) return true;
+            if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
+            _free.Value!.TryPop(out conn);
         }
         conn ??= new Connection();
         if (fresh)
@@ -153,12 +147,7 @@ public sealed class ConntrackTable
         else if (conn.Has(ConnStatus.Expected)) ctinfo = CtInfo.Related;
         else ctinfo = CtInfo.New;
 
-        TrackVerdict verdict;
-        lock (conn.Sync)
-        {
-            verdict = TrackPacket(conn, packet, info, dataoff, protonum, ctinfo, verify, now);
-            if (verdict == TrackVerdict.Accept && ctinfo == CtInfo.EstablishedReply) conn.SetStatus(ConnStatus.SeenReply);
-        }
+        var verdict = TrackPacket(conn, packet, info, dataoff, protonum, ctinfo, verify, now);
         if (verdict == TrackVerdict.Repeat)
         {
             Kill(conn);
@@ -172,6 +161,7 @@ public sealed class ConntrackTable
 
         p.Conn = conn;
         p.CtInfo = ctinfo;
+        if (ctinfo == CtInfo.EstablishedReply) conn.SetStatus(ConnStatus.SeenReply);
         return true;
     }
 
@@ -192,7 +182,7 @@ public sealed class ConntrackTable
     private bool ConfirmLocked(Packet p, Connection ct, uint now)
     {
         if (ct.Dead) return false;
-        var clash = FindLocked(ct.Original, ct.Zone, now, out _) ?? FindLocked(ct.Reply, ct.Zone, now, out _);
+        var clash = Find(ct.Original, ct.Zone, now, out _) ?? Find(ct.Reply, ct.Zone, now, out _);
         if (clash != null)
         {
             // nf_ct_resolve_clash: UDP may join the entry that won the race.
@@ -207,6 +197,8 @@ public sealed class ConntrackTable
         }
 
         ct.Timeout = unchecked(ct.Timeout + now);
+        // Confirmed before lookups can find it: a packet that finds an entry must never recycle it (see Release).
+        ct.SetStatus(ConnStatus.Confirmed);
         _hash[new Key(ct.Original, ct.Zone)] = ct;
         _hash.TryAdd(new Key(ct.Reply, ct.Zone), ct);
         if (_tail == null) _head = _tail = ct;
@@ -217,7 +209,6 @@ public sealed class ConntrackTable
             _tail = ct;
         }
         _count++;
-        ct.SetStatus(ConnStatus.Confirmed);
         if (ct.Has(ConnStatus.SrcNatDone)) AddBySource(ct);
         return true;
     }
@@ -256,8 +247,7 @@ public sealed class ConntrackTable
     /// <summary>nf_conntrack_find_get: the live entry with this tuple in either direction.</summary>
     public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir)
     {
-        uint now = Clock.Jiffies32;
-        lock (_lock) return FindLocked(tuple, zone, now, out dir);
+        return Find(tuple, zone, Clock.Jiffies32, out dir);
     }
 
     /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
@@ -273,9 +263,8 @@ public sealed class ConntrackTable
         ct.Dead = true;
         if (!ct.Has(ConnStatus.Confirmed)) return;
         var k = new Key(ct.Original, ct.Zone);
-        if (_hash.TryGetValue(k, out var o) && o == ct) _hash.Remove(k);
-        k = new Key(ct.Reply, ct.Zone);
-        if (_hash.TryGetValue(k, out o) && o == ct) _hash.Remove(k);
+        _hash.TryRemove(new KeyValuePair<Key, Connection>(k, ct));
+        _hash.TryRemove(new KeyValuePair<Key, Connection>(new Key(ct.Reply, ct.Zone), ct));
         if (ct.ListPrev != null) ct.ListPrev.ListNext = ct.ListNext; else if (_head == ct) _head = ct.ListNext;
         if (ct.ListNext != null) ct.ListNext.ListPrev = ct.ListPrev; else if (_tail == ct) _tail = ct.ListPrev;
         ct.ListPrev = ct.ListNext = null;
@@ -378,13 +367,14 @@ public sealed class ConntrackTable
         ct.Timeout = ct.Has(ConnStatus.Confirmed) ? unchecked(extra + now) : extra;
     }
 
-    private Connection? FindLocked(in ConnTuple tuple, ushort zone, uint now, out ConnDirection dir)
+    /// <summary>The lookup, without the table's lock (an entry removed meanwhile may still be returned, marked dead, as with RCU).</summary>
+    private Connection? Find(in ConnTuple tuple, ushort zone, uint now, out ConnDirection dir)
     {
         dir = ConnDirection.Original;
         if (!_hash.TryGetValue(new Key(tuple, zone), out var ct)) return null;
         if (IsExpired(ct, now))
         {
-            KillLocked(ct);
+            Kill(ct);
             return null;
         }
         dir = ct.Reply == tuple ? ConnDirection.Reply : ConnDirection.Original;
@@ -398,16 +388,19 @@ public sealed class ConntrackTable
     /// </summary>
     private bool MakeRoom()
     {
-        if (Options.Max <= 0 || _count + 1 <= Options.Max) return true;
-        CollectLocked();
-        if (_count + 1 <= Options.Max) return true;
-        for (var c = _head; c != null; c = c.ListNext)
+        if (Options.Max <= 0 || Volatile.Read(ref _count) + 1 <= Options.Max) return true;
+        lock (_lock)
         {
-            if (c.Has(ConnStatus.Assured)) continue;
-            KillLocked(c);
-            return true;
+            CollectLocked();
+            if (_count + 1 <= Options.Max) return true;
+            for (var c = _head; c != null; c = c.ListNext)
+            {
+                if (c.Has(ConnStatus.Assured)) continue;
+                KillLocked(c);
+                return true;
+            }
+            return false;
         }
-        return false;
     }
 
     /// <summary>get_l4proto: where the transport header starts; false for non-first fragments and broken headers.</summary>
@@ -479,7 +472,15 @@ public sealed class ConntrackTable
         {
             case IpProtocol.Tcp:
                 if (TcpTracker.Error(packet, dataoff, verify, info)) return TrackVerdict.Invalid;
-                return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
+                ct.EnterTracking();
+                try
+                {
+                    return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
+                }
+                finally
+                {
+                    ct.ExitTracking();
+                }
             case IpProtocol.Udp:
             case IpProtocol.UdpLite:
                 bool lite = protonum == IpProtocol.UdpLite;
@@ -553,9 +554,7 @@ public sealed class ConntrackTable
         var quoted = packet[inner..];
         if (!InnerTuple(quoted, p.Info.Version, out var origTuple)) return;
         if (!origTuple.TryInvert(out var innerTuple)) return;
-        Connection? ct;
-        ConnDirection dir;
-        lock (_lock) ct = FindLocked(innerTuple, p.Zone, now, out dir);
+        var ct = Find(innerTuple, p.Zone, now, out var dir);
         if (ct == null) return;
         // the error must be addressed to where that direction's packets go
         if (ct.Tuple(dir).Destination != p.Info.Destination) return;
