@@ -27,6 +27,9 @@ public sealed class WalkGate
         public WalkState Walk;
         /// <summary>The packets this thread's walk generated (REJECT replies), sent after it.</summary>
         public readonly LocalOutQueue LocalOut = new();
+        /// <summary>The counter set this thread walked last, and its array of counts in it.</summary>
+        public CounterSet? CountersOf;
+        public long[]? Counters;
     }
 
     /// <summary>

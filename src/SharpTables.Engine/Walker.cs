@@ -21,7 +21,7 @@ public sealed partial class NetfilterEngine
         var slot = State.Walks.Enter();
         try
         {
-            return ReceiveWalk(p, inIface, slot.LocalOut);
+            return ReceiveWalk(p, inIface, slot);
         }
         finally
         {
@@ -38,7 +38,7 @@ public sealed partial class NetfilterEngine
         var slot = State.Walks.Enter();
         try
         {
-            return SendLocalWalk(p, slot.LocalOut);
+            return SendLocalWalk(p, slot);
         }
         finally
         {
@@ -46,29 +46,29 @@ public sealed partial class NetfilterEngine
         }
     }
 
-    private PacketResult ReceiveWalk(Packet p, NetInterface inIface, LocalOutQueue localOut)
+    private PacketResult ReceiveWalk(Packet p, NetInterface inIface, WalkGate.Slot slot)
     {
         var rs = _ruleset;
         p.In = inIface;
         p.Out = null;
-        var decider = new Decider();
+        var decider = new Decider(rs.Counters.For(slot));
         PacketResult result;
         if (!IpReceiveChecks(p))
             result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
         else
             result = ReceiveCore(rs, p, ref decider);
         State.Conntrack.Release(p);
-        FlushLocalOut(rs, localOut, p.Number);
+        FlushLocalOut(rs, slot, p.Number);
         return result;
     }
 
-    private PacketResult SendLocalWalk(Packet p, LocalOutQueue localOut)
+    private PacketResult SendLocalWalk(Packet p, WalkGate.Slot slot)
     {
         var rs = _ruleset;
-        var decider = new Decider();
+        var decider = new Decider(rs.Counters.For(slot));
         var result = SendLocalCore(rs, p, ref decider);
         State.Conntrack.Release(p);
-        FlushLocalOut(rs, localOut, p.Number);
+        FlushLocalOut(rs, slot, p.Number);
         return result;
     }
 
@@ -143,8 +143,9 @@ public sealed partial class NetfilterEngine
     }
 
     /// <summary>Runs REJECT replies and other generated packets through OUTPUT/POSTROUTING.</summary>
-    private void FlushLocalOut(CompiledRuleset rs, LocalOutQueue q, long number)
+    private void FlushLocalOut(CompiledRuleset rs, WalkGate.Slot slot, long number)
     {
+        var q = slot.LocalOut;
         if (q.Count == 0) return;
         var p = t_reply ??= new Packet();
         // Packets generated while sending these are dropped rather than looping (the kernel never REJECTs a REJECT reply either).
@@ -153,7 +154,7 @@ public sealed partial class NetfilterEngine
         {
             p.Load(q.Get(i));
             p.Number = number;
-            var d = new Decider();
+            var d = new Decider(rs.Counters.For(slot));
             var r = SendLocalCore(rs, p, ref d);
             State.Observer.OnLocalOut(p, r);
             State.Conntrack.Release(p);
@@ -292,7 +293,7 @@ public sealed partial class NetfilterEngine
             }
             if (hotdrop) { decider.Set(chain, rule.Number, drop: true); return Verdict.Drop; }
             if (!matched) { i++; continue; }
-            rule.Counters.Add(bytes);
+            decider.Count(rule.CounterIndex, bytes);
             if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Rule, rule.Number);
             switch (rule.Action)
             {
@@ -357,18 +358,25 @@ public sealed partial class NetfilterEngine
 
     private static Verdict Policy(Packet p, CompiledChain chain, ref Decider decider, bool trace, IEngineObserver observer, int bytes)
     {
-        chain.PolicyCounters.Add(bytes);
+        decider.Count(chain.PolicyIndex, bytes);
         if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Policy, 0);
         decider.Set(chain, 0, chain.PolicyDrop);
         return chain.PolicyDrop ? Verdict.Drop : Verdict.Accept;
     }
 
-    /// <summary>Remembers which rule decided: the last terminal decision, preferring the filter table's.</summary>
-    private struct Decider
+    /// <summary>Remembers which rule decided: the last terminal decision, preferring the filter table's. Counts into this thread's counters.</summary>
+    private struct Decider(long[] counters)
     {
         private CompiledChain? _chain;
         private int _rule;
         private bool _filterSeen;
+
+        /// <summary>One more packet of <paramref name="bytes"/> for the counter at <paramref name="index"/> (only this thread writes these counts).</summary>
+        public readonly void Count(int index, int bytes)
+        {
+            counters[index]++;
+            counters[index + 1] += bytes;
+        }
 
         public void Set(CompiledChain chain, int rule, bool drop = false)
         {
