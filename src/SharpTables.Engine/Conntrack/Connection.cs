@@ -171,8 +171,11 @@ public sealed class Connection
 
     public bool Has(ConnStatus s) => (Status & s) == s;
 
-    /// <summary>Sets status bits atomically (set_bit): packets of the connection may run on several threads.</summary>
-    public void SetStatus(ConnStatus bits) => Interlocked.Or(ref Unsafe.As<ConnStatus, uint>(ref Status), (uint)bits);
+    /// <summary>Sets status bits atomically (set_bit): packets of the connection may run on several threads. Bits already set cost nothing.</summary>
+    public void SetStatus(ConnStatus bits)
+    {
+        if ((Status & bits) != bits) Interlocked.Or(ref Unsafe.As<ConnStatus, uint>(ref Status), (uint)bits);
+    }
 
     private int _tracking;
 

@@ -472,6 +472,8 @@ public sealed class ConntrackTable
         {
             case IpProtocol.Tcp:
                 if (TcpTracker.Error(packet, dataoff, verify, info)) return TrackVerdict.Invalid;
+                // Only a confirmed entry can be seen by other packets; a new one is this packet's alone.
+                if (!ct.Has(ConnStatus.Confirmed)) return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
                 ct.EnterTracking();
                 try
                 {
