@@ -20,8 +20,11 @@ public sealed class CounterCell
         _index = index;
     }
 
+    /// <summary>Packets counted.</summary>
     public ulong Packets => Value.Packets;
+    /// <summary>Bytes counted (IP header and payload).</summary>
     public ulong Bytes => Value.Bytes;
+    /// <summary>Both, read together.</summary>
     public Counters Value => _set.Read(_index);
 }
 

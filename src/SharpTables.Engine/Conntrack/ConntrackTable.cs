@@ -384,7 +384,9 @@ public sealed class ConntrackTable
     /// <summary>
     /// Room for one more entry (__nf_conntrack_alloc). Over nf_conntrack_max the kernel evicts a
     /// non-assured entry near the new one's hash bucket; here expired entries are collected and
-    /// then the oldest non-assured entry goes. False when nothing can be evicted.
+    /// then the oldest non-assured entry goes. False when nothing can be evicted. Only confirmed
+    /// entries count, so new flows on several threads at once may take the table a few entries
+    /// (at most one per thread) past the limit.
     /// </summary>
     private bool MakeRoom()
     {
