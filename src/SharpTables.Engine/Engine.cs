@@ -51,6 +51,8 @@ public sealed partial class NetfilterEngine
     /// </summary>
     public void Swap(CompiledRuleset ruleset)
     {
+        if (State.Walks.WalkingOnCurrentThread)
+            throw new InvalidOperationException("the ruleset cannot be swapped from within a packet's walk");
         var old = Interlocked.Exchange(ref _ruleset, ruleset);
         if (ReferenceEquals(old, ruleset)) return;
         State.Walks.WaitForWalks();

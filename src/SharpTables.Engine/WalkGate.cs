@@ -76,6 +76,9 @@ public sealed class WalkGate
         if (--slot.Walk.Depth == 0) Volatile.Write(ref slot.Walk.Sequence, slot.Walk.Sequence + 1);
     }
 
+    /// <summary>Whether the calling thread is walking a packet (e.g. an observer's callback).</summary>
+    public bool WalkingOnCurrentThread => _slots.IsValueCreated && _slots.Value!.Walk.Depth > 0;
+
     /// <summary>Whether the calling thread holds a <see cref="Pause"/>.</summary>
     public bool PausedByCurrentThread => Monitor.IsEntered(_writer) && _pauseDepth > 0;
 
@@ -85,7 +88,7 @@ public sealed class WalkGate
     /// </summary>
     public IDisposable Pause()
     {
-        if (_slots.IsValueCreated && _slots.Value!.Walk.Depth > 0)
+        if (WalkingOnCurrentThread)
             throw new InvalidOperationException("the packet path cannot be paused from within a packet's walk");
         Monitor.Enter(_writer);
         if (_pauseDepth++ == 0)
@@ -132,7 +135,7 @@ public sealed class WalkGate
     /// </summary>
     public void WaitForWalks()
     {
-        if (_slots.IsValueCreated && _slots.Value!.Walk.Depth > 0)
+        if (WalkingOnCurrentThread)
             throw new InvalidOperationException("a packet's walk cannot wait for itself");
         Interlocked.MemoryBarrierProcessWide();
         foreach (var slot in _slots.Values)

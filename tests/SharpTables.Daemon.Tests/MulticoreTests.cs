@@ -77,7 +77,7 @@ public sealed class MulticoreTests
         while ((reached = Delivered(lab) - deliveredBefore) < udp.Packets && DateTime.UtcNow < deadline) Thread.Sleep(100);
         Assert.Equal(reached, udp.Packets);
         Assert.Equal(udp.Packets * (20 + 8 + size), udp.Bytes);
-        Assert.True(udp.Packets > sources * datagrams * 9L / 10, $"only {udp.Packets} of {sources * datagrams} datagrams were judged");
+        Assert.True(udp.Packets > sources * datagrams / 2, $"only {udp.Packets} of {sources * datagrams} datagrams were judged");
         Assert.Equal(sources * connects, tcp.Packets);
         Assert.Equal(0, d.Terminate());
         Assert.Matches($@"packets={judged} accepted={udp.Packets + policy.Packets} dropped={tcp.Packets} replies={sources * connects} reply_failures=0 errors=0 ", d.Output);
