@@ -125,16 +125,11 @@ public sealed class ConntrackTable
         if (!GetTuple(packet, info.Version, dataoff, protonum, out var tuple)) return true;
         var conn = Find(tuple, p.Zone, now, out var dir);
         bool fresh = conn == null;
-        if (fresh)
+        if (conn == null)
         {
-            if (!tuple.TryInvert(out _)) return true;
+            if (!tuple.TryInvert(out var reply)) return true;
             if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
-            _free.Value!.TryPop(out conn);
-        }
-        conn ??= new Connection();
-        if (fresh)
-        {
-            tuple.TryInvert(out var reply);
+            conn = _free.Value!.TryPop(out var pooled) ? pooled : new Connection();
             conn.Original = tuple;
             conn.Reply = reply;
             conn.Zone = p.Zone;
@@ -245,10 +240,7 @@ public sealed class ConntrackTable
     public long SecondsLeft(Connection ct) => Expires(ct, Clock.Jiffies32) / EngineClock.Hz;
 
     /// <summary>nf_conntrack_find_get: the live entry with this tuple in either direction.</summary>
-    public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir)
-    {
-        return Find(tuple, zone, Clock.Jiffies32, out dir);
-    }
+    public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir) => Find(tuple, zone, Clock.Jiffies32, out dir);
 
     /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
     public void Kill(Connection ct)
@@ -314,7 +306,7 @@ public sealed class ConntrackTable
     /// </summary>
     public bool TupleTaken(in ConnTuple tuple, Connection ignored)
     {
-        var other = Find(tuple, ignored.Zone, out _);
+        var other = Find(tuple, ignored.Zone, Clock.Jiffies32, out _);
         if (other == null || other == ignored) return false;
         return !(other.Original == ignored.Original && other.Zone == ignored.Zone);
     }
