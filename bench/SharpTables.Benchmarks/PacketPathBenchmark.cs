@@ -34,8 +34,8 @@ public class PacketPathBenchmark
         Ruleset rules;
         if (RuleSet == "webhost")
         {
-            var shared = Path.Combine(dir, "..", "shared", "oracle", "examples", "webhost.rules");
-            rules = Restore.Apply(new Ruleset(), File.ReadAllText(shared), new RestoreOptions());
+            var shared = Environment.GetEnvironmentVariable("SHARPTABLES_SHARED") ?? Path.Combine(dir, "..", "shared");
+            rules = Restore.Apply(new Ruleset(), File.ReadAllText(Path.Combine(shared, "oracle", "examples", "webhost.rules")), new RestoreOptions());
             // HTTP SYNs and bare ACKs from many sources, UDP to a closed port: rules 1-9 and the policy.
             var list = new List<byte[]>();
             for (int i = 0; i < Batch; i++)

@@ -101,11 +101,18 @@ public sealed class SharpTablesDaemon : IDisposable
     public IDisposable BeginEdit()
     {
         Monitor.Enter(_applyLock);
-        Monitor.Enter(Path.Lock);
-        return new Edit(this);
+        try
+        {
+            return new Edit(this, Path.Pause());
+        }
+        catch
+        {
+            Monitor.Exit(_applyLock);
+            throw;
+        }
     }
 
-    private sealed class Edit(SharpTablesDaemon daemon) : IDisposable
+    private sealed class Edit(SharpTablesDaemon daemon, IDisposable pause) : IDisposable
     {
         private bool _done;
 
@@ -113,7 +120,7 @@ public sealed class SharpTablesDaemon : IDisposable
         {
             if (_done) return;
             _done = true;
-            Monitor.Exit(daemon.Path.Lock);
+            pause.Dispose();
             try
             {
                 if (daemon._redivert && daemon._running) daemon.Divert(daemon.Path.Engine.Ruleset);
@@ -169,7 +176,7 @@ public sealed class SharpTablesDaemon : IDisposable
 
     private void RequireEdit()
     {
-        if (!Monitor.IsEntered(Path.Lock) || !Monitor.IsEntered(_applyLock))
+        if (!Path.Engine.State.Walks.PausedByCurrentThread || !Monitor.IsEntered(_applyLock))
             throw new InvalidOperationException("the daemon's rulesets are used outside BeginEdit");
     }
 

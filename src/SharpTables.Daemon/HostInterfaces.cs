@@ -10,18 +10,21 @@ namespace SharpTables.Daemon;
 /// The real host's interfaces as the engine sees them: fills the engine's <see cref="HostNetwork"/>
 /// (names, MACs, addresses, ip_forward, the default route) from the network namespace the daemon
 /// runs in, and maps the kernel's ifindex of a queued packet to the engine's interface.
-/// Reloaded when a packet names an ifindex not seen before (at most once a second).
-/// Call only under the engine lock: the engine reads these lists on the packet path.
+/// Reloaded when a packet names an ifindex not seen before (at most once a second). The engine
+/// reads the interfaces' lists on the packet path without locks, so a reload pauses it.
 /// </summary>
 public sealed partial class HostInterfaces
 {
     private readonly HostNetwork _network;
-    private NetInterface?[] _byIndex = new NetInterface?[64];
+    private readonly NetfilterEngine _engine;
+    private readonly object _reloadLock = new();
+    private volatile NetInterface?[] _byIndex = new NetInterface?[64];
     private long _lastReload = long.MinValue;
 
-    public HostInterfaces(HostNetwork network)
+    public HostInterfaces(HostNetwork network, NetfilterEngine engine)
     {
         _network = network;
+        _engine = engine;
         Reload();
     }
 
@@ -31,17 +34,28 @@ public sealed partial class HostInterfaces
         get
         {
             if (ifindex <= 0) return null;
-            if (ifindex < _byIndex.Length && _byIndex[ifindex] is { } known) return known;
-            if (Environment.TickCount64 - _lastReload < 1000) return null;
-            Reload();
-            return ifindex < _byIndex.Length ? _byIndex[ifindex] : null;
+            var byIndex = _byIndex;
+            if (ifindex < byIndex.Length && byIndex[ifindex] is { } known) return known;
+            lock (_reloadLock)
+            {
+                if (Environment.TickCount64 - Volatile.Read(ref _lastReload) >= 1000) Reload();
+            }
+            byIndex = _byIndex;
+            return ifindex < byIndex.Length ? byIndex[ifindex] : null;
         }
     }
 
-    /// <summary>Re-reads interfaces, addresses, ip_forward and the default route.</summary>
+    /// <summary>Re-reads interfaces, addresses, ip_forward and the default route, with the packet path paused. Not from within a packet's walk.</summary>
     public void Reload()
     {
-        _lastReload = Environment.TickCount64;
+        lock (_reloadLock)
+        using (_engine.Pause())
+            ReloadPaused();
+    }
+
+    private void ReloadPaused()
+    {
+        Volatile.Write(ref _lastReload, Environment.TickCount64);
         foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
         {
             int index = (int)if_nametoindex(nic.Name);
@@ -61,8 +75,10 @@ public sealed partial class HostInterfaces
                         iface.IPv6.Add((BinaryPrimitives.ReadUInt128BigEndian(bytes), a.PrefixLength));
                 }
             }
-            if (index >= _byIndex.Length) Array.Resize(ref _byIndex, Math.Max(index + 1, _byIndex.Length * 2));
-            _byIndex[index] = iface;
+            var byIndex = _byIndex;
+            if (index >= byIndex.Length) Array.Resize(ref byIndex, Math.Max(index + 1, byIndex.Length * 2));
+            byIndex[index] = iface;
+            _byIndex = byIndex;
         }
         _network.Forwarding = ReadFirstLine("/proc/sys/net/ipv4/ip_forward") == "1";
         var route = DefaultRouteInterface();

@@ -7,55 +7,71 @@ using SharpTables.Rules.Model;
 namespace SharpTables.Daemon;
 
 /// <summary>
-/// The engine as the queue workers share it: one <see cref="NetfilterEngine"/> (its conntrack
-/// table and REJECT reply queue are not concurrent, so packets go through it one at a time under
-/// <see cref="Lock"/>), the host's interfaces, and the raw sockets for the engine's own replies.
-/// Turns a queued packet into the kernel verdict (<see cref="Decide"/>).
+/// The engine as the queue workers share it: one <see cref="NetfilterEngine"/>, which judges the
+/// workers' packets concurrently (each worker with its own <see cref="Packet"/>), the host's
+/// interfaces, and per worker thread the raw sockets for the engine's own replies and the LOG
+/// lines of the packet being decided. Turns a queued packet into the kernel verdict (<see cref="Decide"/>).
 /// </summary>
 public sealed class PacketPath : IEngineObserver, IDisposable
 {
-    private readonly ReplySender _replies = new();
     private readonly SourceTickets _tickets = new();
     private readonly object _swapLock = new();
     private readonly TextWriter _log;
 
     private readonly LogOutput? _logOutput;
-    // LOG lines of the packet being decided, and of the replies it caused (with their verdicts),
-    // posted once the packet's own verdict is known. Reused; touched only under Lock.
-    private readonly List<LogRecord> _packetLogs = [];
-    private readonly List<(LogRecord Record, string? Verdict)> _replyLogs = [];
-    private int _replyLogStart;
+    private readonly ThreadLocal<Worker> _workers = new(static () => new Worker(), trackAllValues: true);
+
+    /// <summary>What one worker thread keeps while deciding a packet.</summary>
+    private sealed class Worker
+    {
+        public readonly ReplySender Replies = new();
+        // LOG lines of the packet being decided, and of the replies it caused (with their verdicts),
+        // posted once the packet's own verdict is known. Reused.
+        public readonly List<LogRecord> PacketLogs = [];
+        public readonly List<(LogRecord Record, string? Verdict)> ReplyLogs = [];
+        public int ReplyLogStart;
+    }
 
     /// <param name="logOutput">Where LOG lines go (syslog, event file); null: to <paramref name="log"/>.</param>
     public PacketPath(Ruleset? ipv4, Ruleset? ipv6, TextWriter log, TimeProvider? time = null, LogOutput? logOutput = null)
     {
-        _log = log;
+        _log = TextWriter.Synchronized(log);
         _logOutput = logOutput;
         var state = new EngineState(time) { Observer = this };
-        Interfaces = new HostInterfaces(state.Network);
         Engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
+        Interfaces = new HostInterfaces(state.Network, Engine);
     }
 
-    /// <summary>Held while a packet runs through the engine, and for swaps and interface reloads.</summary>
-    public object Lock { get; } = new();
     public NetfilterEngine Engine { get; }
     public HostInterfaces Interfaces { get; }
     /// <summary>REJECT replies sent and refused.</summary>
-    public long RepliesSent => _replies.Sent;
-    public long RepliesFailed => _replies.Failed;
+    public long RepliesSent => Sum(static w => w.Replies.Sent);
+    public long RepliesFailed => Sum(static w => w.Replies.Failed);
+
+    private long Sum(Func<Worker, long> count)
+    {
+        long n = 0;
+        foreach (var w in _workers.Values) n += count(w);
+        return n;
+    }
 
     /// <summary>
-    /// Compiles a new ruleset while packets keep flowing, then installs it between two packets;
-    /// conntrack, recent lists and other state stay. Returns the compiled ruleset (e.g. for the
-    /// hooks to divert).
+    /// Stops the packet path (no packet is being judged, none begins) until the result is
+    /// disposed, on the same thread: for edits whose counters must stand still.
+    /// </summary>
+    public IDisposable Pause() => Engine.Pause();
+
+    /// <summary>
+    /// Compiles a new ruleset while packets keep flowing, then installs it; packets already in the
+    /// engine finish with the old one. Conntrack, recent lists and other state stay. Returns the
+    /// compiled ruleset (e.g. for the hooks to divert).
     /// </summary>
     public CompiledRuleset Swap(Ruleset? ipv4, Ruleset? ipv6)
     {
         lock (_swapLock)
         {
             var compiled = CompiledRuleset.Compile(Engine.State, ipv4, ipv6);
-            // The old ruleset is disposed by the swap: no packet may still be walking it.
-            lock (Lock) Engine.Swap(compiled);
+            Engine.Swap(compiled);
             return compiled;
         }
     }
@@ -76,7 +92,7 @@ public sealed class PacketPath : IEngineObserver, IDisposable
     /// REJECT see the packet as it is on the wire.
     /// Engine verdicts: ACCEPT/DROP as they are; STOLEN (a fragment held for reassembly) is
     /// accepted — the fragment that completes the datagram carries the datagram's verdict; QUEUE
-    /// (a rule's own -j NFQUEUE) passes the packet on to that queue.
+    /// (a rule's own -j NFQUEUE) passes the packet on to that queue. Workers call this concurrently.
     /// Rewrites (NAT, TTL, TOS, TCPMSS...) go back to the kernel, except a new source address of a
     /// packet queued at PREROUTING, which waits for a second pass (<see cref="SourceTickets"/>): a
     /// packet carrying a ticket in its mark at INPUT or POSTROUTING only gets that source and its
@@ -96,25 +112,23 @@ public sealed class PacketPath : IEngineObserver, IDisposable
         // The engine's copy of a fragment may become the reassembled datagram; the kernel keeps the fragment as it is.
         bool fragment = p.Info.IsFragment || (p.Info.Flags & PacketFlags.MoreFragments) != 0;
         PacketResult result;
-        lock (Lock)
+        bool local = q.Hook == NfHook.LocalOut || (q.Hook == NfHook.PostRouting && q.InIfIndex == 0);
+        if (local)
         {
-            bool local = q.Hook == NfHook.LocalOut || (q.Hook == NfHook.PostRouting && q.InIfIndex == 0);
-            if (local)
-            {
-                p.SocketUid = q.Uid;
-                p.SocketGid = q.Gid;
-                result = Engine.SendLocal(p);
-            }
-            else
-            {
-                var iface = Interfaces[q.InIfIndex];
-                if (iface == null) return NfVerdict.Drop;
-                if (q.HwAddress.Length == 6) SetMacHeader(p, iface, q.HwAddress, q.HwProtocol);
-                if (q.Hook == NfHook.Forward) RestoreTtl(p);
-                result = Engine.Receive(p, iface);
-            }
-            if (_packetLogs.Count + _replyLogs.Count > 0) PostLogs(LogOutput.VerdictName(result.Verdict));
+            p.SocketUid = q.Uid;
+            p.SocketGid = q.Gid;
+            result = Engine.SendLocal(p);
         }
+        else
+        {
+            var iface = Interfaces[q.InIfIndex];
+            if (iface == null) return NfVerdict.Drop;
+            if (q.HwAddress.Length == 6) SetMacHeader(p, iface, q.HwAddress, q.HwProtocol);
+            if (q.Hook == NfHook.Forward) RestoreTtl(p);
+            result = Engine.Receive(p, iface);
+        }
+        var w = _workers.Value!;
+        if (w.PacketLogs.Count + w.ReplyLogs.Count > 0) PostLogs(w, LogOutput.VerdictName(result.Verdict));
         uint verdict = result.Verdict switch
         {
             Verdict.Accept or Verdict.Stolen => NfVerdict.Accept,
@@ -232,32 +246,34 @@ public sealed class PacketPath : IEngineObserver, IDisposable
     /// <summary>A REJECT reply that made it through OUTPUT and POSTROUTING goes out for real.</summary>
     void IEngineObserver.OnLocalOut(Packet p, in PacketResult result)
     {
-        if (result.Verdict == Verdict.Accept) _replies.Send(p.Bytes);
+        var w = _workers.Value!;
+        if (result.Verdict == Verdict.Accept) w.Replies.Send(p.Bytes);
         // The LOG lines since the previous reply were this reply's.
         var verdict = LogOutput.VerdictName(result.Verdict);
-        for (int i = _replyLogStart; i < _replyLogs.Count; i++) _replyLogs[i] = (_replyLogs[i].Record, verdict);
-        _replyLogStart = _replyLogs.Count;
+        for (int i = w.ReplyLogStart; i < w.ReplyLogs.Count; i++) w.ReplyLogs[i] = (w.ReplyLogs[i].Record, verdict);
+        w.ReplyLogStart = w.ReplyLogs.Count;
     }
 
     /// <summary>
     /// A LOG line, kept until the verdict is known. A reply is walked only after its packet's walk
-    /// ended (REJECT is final), and while replies are walked the engine's LocalOut queue holds
-    /// them, which tells the two kinds of lines apart.
+    /// ended (REJECT is final), and while replies are walked the engine's LocalOut queue (this
+    /// thread's) holds them, which tells the two kinds of lines apart.
     /// </summary>
     void IEngineObserver.OnLog(in LogRecord record)
     {
-        if (Engine.State.LocalOut.Count > 0) _replyLogs.Add((record, null));
-        else _packetLogs.Add(record);
+        var w = _workers.Value!;
+        if (Engine.State.LocalOut.Count > 0) w.ReplyLogs.Add((record, null));
+        else w.PacketLogs.Add(record);
     }
 
     /// <summary>Hands the packet's LOG lines (then its replies') to the output, in the order they fired.</summary>
-    private void PostLogs(string? verdict)
+    private void PostLogs(Worker w, string? verdict)
     {
-        foreach (var r in _packetLogs) Post(r, verdict);
-        foreach (var (r, v) in _replyLogs) Post(r, v);
-        _packetLogs.Clear();
-        _replyLogs.Clear();
-        _replyLogStart = 0;
+        foreach (var r in w.PacketLogs) Post(r, verdict);
+        foreach (var (r, v) in w.ReplyLogs) Post(r, v);
+        w.PacketLogs.Clear();
+        w.ReplyLogs.Clear();
+        w.ReplyLogStart = 0;
     }
 
     private void Post(in LogRecord record, string? verdict)
@@ -266,5 +282,9 @@ public sealed class PacketPath : IEngineObserver, IDisposable
         else _log.WriteLine($"<{record.Level}>{record.Text}");
     }
 
-    public void Dispose() => _replies.Dispose();
+    public void Dispose()
+    {
+        foreach (var w in _workers.Values) w.Replies.Dispose();
+        _workers.Dispose();
+    }
 }

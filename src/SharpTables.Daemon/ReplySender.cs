@@ -9,6 +9,7 @@ namespace SharpTables.Daemon;
 /// engine ran them through OUTPUT and POSTROUTING) through raw sockets with IP_HDRINCL. Each
 /// socket carries <see cref="Diversion.BypassMark"/>, so the kernel's OUTPUT hook does not queue the
 /// reply to the daemon a second time. Sockets open on first use; sending allocates nothing.
+/// One sender per thread (its destination buffers are reused); the totals may be read from any thread.
 /// </summary>
 public sealed class ReplySender : IDisposable
 {
@@ -16,10 +17,12 @@ public sealed class ReplySender : IDisposable
     private readonly SocketAddress _to4 = new(AddressFamily.InterNetwork);
     private readonly SocketAddress _to6 = new(AddressFamily.InterNetworkV6);
 
+    private long _sent, _failed;
+
     /// <summary>Replies handed to the kernel.</summary>
-    public long Sent { get; private set; }
+    public long Sent => Interlocked.Read(ref _sent);
     /// <summary>Replies the kernel refused (no route, EPERM from another firewall, ...).</summary>
-    public long Failed { get; private set; }
+    public long Failed => Interlocked.Read(ref _failed);
 
     /// <summary>Sends one IPv4 or IPv6 packet (bytes from the IP header) as it is.</summary>
     public void Send(ReadOnlySpan<byte> packet)
@@ -46,11 +49,11 @@ public sealed class ReplySender : IDisposable
         try
         {
             socket.SendTo(packet, SocketFlags.None, to);
-            Sent++;
+            Interlocked.Increment(ref _sent);
         }
         catch (SocketException)
         {
-            Failed++;
+            Interlocked.Increment(ref _failed);
         }
     }
 

@@ -4,26 +4,94 @@ using SharpTables.Rules.Model;
 
 namespace SharpTables.Engine;
 
-/// <summary>Packet and byte counters the packet path increments; shared by reference with listings.</summary>
+/// <summary>
+/// The packet and byte counters of a rule or a policy, as listings read them: the sum of what
+/// every thread counted (see <see cref="CounterSet"/>). While packets flow a reading may miss the
+/// last few of them, never more.
+/// </summary>
 public sealed class CounterCell
 {
-    private long _packets;
-    private long _bytes;
+    private readonly CounterSet _set;
+    private readonly int _index;
 
-    public CounterCell(Counters initial = default)
+    internal CounterCell(CounterSet set, int index)
     {
-        _packets = (long)initial.Packets;
-        _bytes = (long)initial.Bytes;
+        _set = set;
+        _index = index;
     }
 
-    public ulong Packets => (ulong)Volatile.Read(ref _packets);
-    public ulong Bytes => (ulong)Volatile.Read(ref _bytes);
-    public Counters Value => new(Packets, Bytes);
+    /// <summary>Packets counted.</summary>
+    public ulong Packets => Value.Packets;
+    /// <summary>Bytes counted (IP header and payload).</summary>
+    public ulong Bytes => Value.Bytes;
+    /// <summary>Both, read together.</summary>
+    public Counters Value => _set.Read(_index);
+}
 
-    public void Add(int bytes)
+/// <summary>
+/// All counters of one compiled ruleset, striped per thread: the values the rules came with,
+/// plus one array per thread that walked the ruleset, which only that thread writes (plain adds,
+/// no atomics, no cache line shared with another walker) and readers sum. A thread's array stays
+/// with the ruleset, so nothing counted is lost when the thread ends.
+/// </summary>
+internal sealed class CounterSet
+{
+    /// <summary>Counts before the first index and after the last, so no other object shares a thread's cache lines.</summary>
+    private const int Padding = 16;
+
+    private readonly Lock _lock = new();
+    private long[] _initial = new long[64];
+    private int _length = Padding;
+    private long[][] _threads = [];
+    private readonly List<(WalkGate.Slot Slot, long[] Counters)> _owners = [];
+
+    /// <summary>A new counter (while compiling); its packets sit at the returned index, its bytes right after.</summary>
+    public int Add(Counters initial)
     {
-        Interlocked.Increment(ref _packets);
-        Interlocked.Add(ref _bytes, bytes);
+        if (_length + 2 > _initial.Length) Array.Resize(ref _initial, _initial.Length * 2);
+        int index = _length;
+        _initial[index] = (long)initial.Packets;
+        _initial[index + 1] = (long)initial.Bytes;
+        _length += 2;
+        return index;
+    }
+
+    /// <summary>The calling thread's array (its slot remembers the last one it used).</summary>
+    public long[] For(WalkGate.Slot slot)
+    {
+        if (ReferenceEquals(slot.CountersOf, this)) return slot.Counters!;
+        long[] counters;
+        lock (_lock) counters = Owned(slot) ?? Attach(slot);
+        slot.CountersOf = this;
+        slot.Counters = counters;
+        return counters;
+    }
+
+    private long[]? Owned(WalkGate.Slot slot)
+    {
+        foreach (var (owner, counters) in _owners)
+            if (owner == slot) return counters;
+        return null;
+    }
+
+    private long[] Attach(WalkGate.Slot slot)
+    {
+        var counters = new long[_length + Padding];
+        _owners.Add((slot, counters));
+        Volatile.Write(ref _threads, [.. _threads, counters]);
+        return counters;
+    }
+
+    /// <summary>The counter at <paramref name="index"/>: its initial value plus every thread's count.</summary>
+    public Counters Read(int index)
+    {
+        long packets = _initial[index], bytes = _initial[index + 1];
+        foreach (var t in Volatile.Read(ref _threads))
+        {
+            packets += Volatile.Read(ref t[index]);
+            bytes += Volatile.Read(ref t[index + 1]);
+        }
+        return new Counters((ulong)packets, (ulong)bytes);
     }
 }
 
@@ -46,6 +114,8 @@ internal sealed class CompiledRule
     public RuleAction Action;
     public CompiledChain? JumpTo;
     public CompiledTarget? Target;
+    /// <summary>Where the rule's counter sits in its ruleset's <see cref="CounterSet"/>.</summary>
+    public required int CounterIndex { get; init; }
     public required CounterCell Counters { get; init; }
 
     /// <summary>ip_packet_match / ip6_packet_match: addresses, interfaces, protocol, fragments.</summary>
@@ -72,14 +142,15 @@ internal sealed class CompiledRule
 /// <summary>A chain: its rules, and for a built-in chain the policy and policy counters.</summary>
 public sealed class CompiledChain
 {
-    internal CompiledChain(string table, Chain source)
+    internal CompiledChain(string table, Chain source, CounterSet counters)
     {
         Table = table;
         Name = source.Name;
         Source = source;
         IsBuiltin = source.IsBuiltin;
         PolicyDrop = source.Policy == "DROP";
-        PolicyCounters = new CounterCell(source.PolicyCounters);
+        PolicyIndex = counters.Add(source.PolicyCounters);
+        PolicyCounters = new CounterCell(counters, PolicyIndex);
     }
 
     public string Table { get; }
@@ -87,6 +158,7 @@ public sealed class CompiledChain
     public bool IsBuiltin { get; }
     public bool PolicyDrop { get; }
     public CounterCell PolicyCounters { get; }
+    internal int PolicyIndex { get; }
     internal Chain Source { get; }
     internal CompiledRule[] Rules = [];
 
@@ -140,9 +212,12 @@ public sealed partial class CompiledRuleset
 
     private CompiledRuleset(EngineState state, Ruleset? ipv4, Ruleset? ipv6)
     {
-        IPv4 = CompileFamily(state, ipv4, Family.IPv4);
-        IPv6 = CompileFamily(state, ipv6, Family.IPv6);
+        IPv4 = CompileFamily(state, ipv4, Family.IPv4, Counters);
+        IPv6 = CompileFamily(state, ipv6, Family.IPv6, Counters);
     }
+
+    /// <summary>Every rule's and policy's counter.</summary>
+    internal CounterSet Counters { get; } = new();
 
     public FamilyRules IPv4 { get; }
     public FamilyRules IPv6 { get; }
@@ -169,7 +244,7 @@ public sealed partial class CompiledRuleset
         }
     }
 
-    private static FamilyRules CompileFamily(EngineState state, Ruleset? rules, Family family)
+    private static FamilyRules CompileFamily(EngineState state, Ruleset? rules, Family family, CounterSet counters)
     {
         var fam = new FamilyRules(family);
         if (rules != null)
@@ -179,7 +254,7 @@ public sealed partial class CompiledRuleset
                 var ct = new CompiledTable(table.Name, table.Definition.Priority);
                 foreach (var chain in table.Chains)
                 {
-                    var cc = new CompiledChain(table.Name, chain);
+                    var cc = new CompiledChain(table.Name, chain, counters);
                     ct.Chains[chain.Name] = cc;
                     if (chain.Hook is Hook h) ct.HookChains[(int)h] = cc;
                 }
@@ -195,7 +270,7 @@ public sealed partial class CompiledRuleset
                 foreach (var cc in ct.Chains.Values)
                     for (int i = 0; i < cc.Rules.Length; i++) order.Add((ct, cc, i));
             order.Sort(static (a, b) => a.Chain.Source.Rules[a.Index].Rule.Serial.CompareTo(b.Chain.Source.Rules[b.Index].Rule.Serial));
-            foreach (var (ct, cc, i) in order) cc.Rules[i] = CompileRule(state, family, ct, cc, i);
+            foreach (var (ct, cc, i) in order) cc.Rules[i] = CompileRule(state, family, ct, cc, i, counters);
             if (!fam.ConntrackEnabled)
                 fam.ConntrackEnabled = rules.Tables.Any(t => t.Chains.Any(c => c.Rules.Any(r => NeedsConntrack(r.Rule))));
         }
@@ -240,16 +315,18 @@ public sealed partial class CompiledRuleset
         return steps.Select((s, i) => (s, i)).OrderBy(x => x.s.Priority).ThenBy(x => x.i).Select(x => x.s).ToArray();
     }
 
-    private static CompiledRule CompileRule(EngineState state, Family family, CompiledTable table, CompiledChain chain, int i)
+    private static CompiledRule CompileRule(EngineState state, Family family, CompiledTable table, CompiledChain chain, int i, CounterSet counters)
     {
         var entry = chain.Source.Rules[i];
         var rule = entry.Rule;
         var h = rule.Header;
+        int counter = counters.Add(entry.Counters);
         var cr = new CompiledRule
         {
             Source = entry,
             Number = i + 1,
-            Counters = new CounterCell(entry.Counters),
+            CounterIndex = counter,
+            Counters = new CounterCell(counters, counter),
             Src = h.Source & h.SourceMask,
             SrcMask = h.SourceMask,
             Dst = h.Destination & h.DestinationMask,

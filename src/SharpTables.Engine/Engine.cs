@@ -52,11 +52,19 @@ public sealed partial class NetfilterEngine
 
     /// <summary>
     /// Replaces the ruleset (compiled beforehand against the same <see cref="State"/>); packets in
-    /// flight finish with the old one, which is then disposed. Conntrack and recent state stay.
+    /// flight finish with the old one, which is disposed once the last of them is done (packets
+    /// that begin meanwhile already take the new one). Conntrack and recent state stay.
     /// </summary>
     public void Swap(CompiledRuleset ruleset)
     {
+        if (State.Walks.WalkingOnCurrentThread)
+            throw new InvalidOperationException("the ruleset cannot be swapped from within a packet's walk");
         var old = Interlocked.Exchange(ref _ruleset, ruleset);
-        if (!ReferenceEquals(old, ruleset)) old.Dispose();
+        if (ReferenceEquals(old, ruleset)) return;
+        State.Walks.WaitForWalks();
+        old.Dispose();
     }
+
+    /// <summary>Stops the packet path until the result is disposed (see <see cref="WalkGate.Pause"/>).</summary>
+    public IDisposable Pause() => State.Walks.Pause();
 }

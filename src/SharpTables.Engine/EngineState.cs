@@ -30,12 +30,16 @@ public sealed class EngineState
     public RuleStateStore RuleStates { get; } = new();
     public IEngineObserver Observer { get; set; } = NullObserver.Instance;
 
+    /// <summary>Who walks packets through the engine now: lets several threads do so at once, and swaps and edits wait for them.</summary>
+    public WalkGate Walks { get; } = new();
+
     /// <summary>
-    /// Packets the host itself sends because of the packet being processed (REJECT replies):
-    /// the engine runs them through OUTPUT and POSTROUTING after the current packet, as
-    /// ip_local_out does. A bounded ring of reusable buffers; nothing is allocated per packet.
+    /// Packets the host itself sends because of the packet the calling thread is processing
+    /// (REJECT replies): the engine runs them through OUTPUT and POSTROUTING after that packet, as
+    /// ip_local_out does. One queue per thread, so concurrent walks keep their replies apart. A
+    /// bounded ring of reusable buffers; nothing is allocated per packet.
     /// </summary>
-    public LocalOutQueue LocalOut { get; } = new();
+    public LocalOutQueue LocalOut => Walks.Current.LocalOut;
 }
 
 /// <summary>Reusable buffers for packets generated while processing another one.</summary>

@@ -13,7 +13,8 @@ public enum TraceKind : byte { Rule, Return, Policy }
 
 /// <summary>
 /// Receives what the engine does besides verdicts. Every method has a no-op default, so an
-/// observer implements only what it needs. Calls happen on the packet path; keep them cheap.
+/// observer implements only what it needs. Calls happen on the packet path, on the thread that
+/// walks the packet (several at once when several threads use the engine); keep them cheap.
 /// </summary>
 public interface IEngineObserver
 {

@@ -14,24 +14,19 @@ public sealed partial class NetfilterEngine
     /// A packet arrives on <paramref name="inIface"/>: PREROUTING, the routing decision, then INPUT
     /// (for this host) or FORWARD and POSTROUTING. Load the packet (and its MAC header) first.
     /// Packets the host generates meanwhile (REJECT replies) are sent through OUTPUT afterwards.
+    /// Threads may call this and <see cref="SendLocal"/> concurrently, each with its own packet.
     /// </summary>
     public PacketResult Receive(Packet p, NetInterface inIface)
     {
-        var rs = _ruleset;
-        p.In = inIface;
-        p.Out = null;
-        var decider = new Decider();
-        PacketResult result;
-        if (!IpReceiveChecks(p))
-            result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
-        else
-            result = ReceiveCore(rs, p, ref decider);
-        if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
-            result = result with { Conn = ct, CtInfo = p.CtInfo };
-        // Replies may hold this packet's (possibly unconfirmed) entry: release it after them.
-        FlushLocalOut(rs, p.Number);
-        State.Conntrack.Release(p);
-        return result;
+        var slot = State.Walks.Enter();
+        try
+        {
+            return ReceiveWalk(p, inIface, slot);
+        }
+        finally
+        {
+            State.Walks.Exit(slot);
+        }
     }
 
     /// <summary>
@@ -40,12 +35,44 @@ public sealed partial class NetfilterEngine
     /// </summary>
     public PacketResult SendLocal(Packet p)
     {
+        var slot = State.Walks.Enter();
+        try
+        {
+            return SendLocalWalk(p, slot);
+        }
+        finally
+        {
+            State.Walks.Exit(slot);
+        }
+    }
+
+    private PacketResult ReceiveWalk(Packet p, NetInterface inIface, WalkGate.Slot slot)
+    {
         var rs = _ruleset;
-        var decider = new Decider();
+        p.In = inIface;
+        p.Out = null;
+        var decider = new Decider(rs.Counters.For(slot));
+        PacketResult result;
+        if (!IpReceiveChecks(p))
+            result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
+        else
+            result = ReceiveCore(rs, p, ref decider);
+        if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
+            result = result with { Conn = ct, CtInfo = p.CtInfo };
+        // Replies may hold this packet's (possibly unconfirmed) entry: release it after them.
+        FlushLocalOut(rs, slot, p.Number);
+        State.Conntrack.Release(p);
+        return result;
+    }
+
+    private PacketResult SendLocalWalk(Packet p, WalkGate.Slot slot)
+    {
+        var rs = _ruleset;
+        var decider = new Decider(rs.Counters.For(slot));
         var result = SendLocalCore(rs, p, ref decider);
         if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
             result = result with { Conn = ct, CtInfo = p.CtInfo };
-        FlushLocalOut(rs, p.Number);
+        FlushLocalOut(rs, slot, p.Number);
         State.Conntrack.Release(p);
         return result;
     }
@@ -129,9 +156,9 @@ public sealed partial class NetfilterEngine
     }
 
     /// <summary>Runs REJECT replies and other generated packets through OUTPUT/POSTROUTING.</summary>
-    private void FlushLocalOut(CompiledRuleset rs, long number)
+    private void FlushLocalOut(CompiledRuleset rs, WalkGate.Slot slot, long number)
     {
-        var q = State.LocalOut;
+        var q = slot.LocalOut;
         if (q.Count == 0) return;
         var p = t_reply ??= new Packet();
         // A reply may be REJECTed in turn (an ICMP error about a RST): the new packet joins the
@@ -151,7 +178,7 @@ public sealed partial class NetfilterEngine
                 p.CtInfo = ctInfo;
                 p.ConntrackDone = true;
             }
-            var d = new Decider();
+            var d = new Decider(rs.Counters.For(slot));
             var r = SendLocalCore(rs, p, ref d);
             State.Observer.OnLocalOut(p, r);
             // The inherited entry belongs to the packet that caused the reply; an own one may be
@@ -349,7 +376,7 @@ public sealed partial class NetfilterEngine
             }
             if (hotdrop) { decider.Set(chain, rule.Number, drop: true); return Verdict.Drop; }
             if (!matched) { i++; continue; }
-            rule.Counters.Add(bytes);
+            decider.Count(rule.CounterIndex, bytes);
             if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Rule, rule.Number);
             switch (rule.Action)
             {
@@ -414,18 +441,25 @@ public sealed partial class NetfilterEngine
 
     private static Verdict Policy(Packet p, CompiledChain chain, ref Decider decider, bool trace, IEngineObserver observer, int bytes)
     {
-        chain.PolicyCounters.Add(bytes);
+        decider.Count(chain.PolicyIndex, bytes);
         if (trace) observer.OnTrace(p, chain.Table, chain.Name, TraceKind.Policy, 0);
         decider.Set(chain, 0, chain.PolicyDrop);
         return chain.PolicyDrop ? Verdict.Drop : Verdict.Accept;
     }
 
-    /// <summary>Remembers which rule decided: the last terminal decision, preferring the filter table's.</summary>
-    private struct Decider
+    /// <summary>Remembers which rule decided: the last terminal decision, preferring the filter table's. Counts into this thread's counters.</summary>
+    private struct Decider(long[] counters)
     {
         private CompiledChain? _chain;
         private int _rule;
         private bool _filterSeen;
+
+        /// <summary>One more packet of <paramref name="bytes"/> for the counter at <paramref name="index"/> (only this thread writes these counts).</summary>
+        public readonly void Count(int index, int bytes)
+        {
+            counters[index]++;
+            counters[index + 1] += bytes;
+        }
 
         public void Set(CompiledChain chain, int rule, bool drop = false)
         {

@@ -171,6 +171,30 @@ public sealed class Connection
 
     public bool Has(ConnStatus s) => (Status & s) == s;
 
+    /// <summary>Sets status bits atomically (set_bit): packets of the connection may run on several threads. Bits already set cost nothing.</summary>
+    public void SetStatus(ConnStatus bits)
+    {
+        if ((Status & bits) != bits) Interlocked.Or(ref Unsafe.As<ConnStatus, uint>(ref Status), (uint)bits);
+    }
+
+    private int _tracking;
+
+    /// <summary>
+    /// Takes ct->lock, a spinlock as in the kernel: held while the TCP tracker reads and updates
+    /// the window tracking and state of the entry, so packets of one connection on two threads
+    /// are tracked one after the other. Held for a few hundred nanoseconds at most.
+    /// </summary>
+    internal void EnterTracking()
+    {
+        if (Interlocked.CompareExchange(ref _tracking, 1, 0) == 0) return;
+        var spin = new SpinWait();
+        do spin.SpinOnce();
+        while (Volatile.Read(ref _tracking) != 0 || Interlocked.CompareExchange(ref _tracking, 1, 0) != 0);
+    }
+
+    /// <summary>Releases ct->lock.</summary>
+    internal void ExitTracking() => Volatile.Write(ref _tracking, 0);
+
     /// <summary>Clears every field so the object can carry a new connection (the table pools entries that were never confirmed).</summary>
     internal void Reset()
     {

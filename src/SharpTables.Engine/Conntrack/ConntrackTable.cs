@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using SharpTables.Packets;
 using SharpTables.Rules.Model;
 
@@ -32,12 +33,17 @@ public sealed class ConntrackOptions
 /// <see cref="Confirm"/> at the end of INPUT/POSTROUTING for accepted packets. Expired entries
 /// are removed lazily (when a lookup meets them, and before listing) using the injected clock.
 /// The packet path allocates only the <see cref="Connection"/> of a new flow.
+/// Safe for concurrent packets, like the kernel's RCU lookups and locked updates: lookups take
+/// no lock; inserting and removing entries, the insertion-ordered list and the NAT by-source
+/// index are guarded by one short lock; TCP window tracking runs under the entry's own lock
+/// (ct->lock); unconfirmed entries are pooled per thread. Lock order: an entry's lock, then the table's.
 /// </summary>
 public sealed class ConntrackTable
 {
     private readonly record struct Key(ConnTuple Tuple, ushort Zone);
 
-    private readonly Dictionary<Key, Connection> _hash = new();
+    private readonly Lock _lock = new();
+    private readonly ConcurrentDictionary<Key, Connection> _hash = new();
     private readonly Dictionary<Key, Connection> _bySource = new();
     private readonly Defragmenter _defrag;
     private Connection? _head, _tail;
@@ -63,12 +69,13 @@ public sealed class ConntrackTable
     public bool Defrag(Packet p) => _defrag.Process(p, Clock.Jiffies32);
 
     private const int PoolSize = 1024;
-    private readonly Stack<Connection> _free = new(PoolSize);
+    /// <summary>Each thread's pool of entries that were never confirmed (no lock: only their packet ever saw them).</summary>
+    private readonly ThreadLocal<Stack<Connection>> _free = new(static () => new Stack<Connection>(PoolSize));
 
     /// <summary>
     /// The packet's life is over: an entry it created that was never confirmed (the packet was
-    /// dropped) is freed, as the kernel frees it with the skb, and reused for a later new flow,
-    /// so dropped new flows cost no allocation.
+    /// dropped) is freed, as the kernel frees it with the skb, and reused for a later new flow
+    /// on the same thread, so dropped new flows cost no allocation.
     /// </summary>
     public void Release(Packet p)
     {
@@ -77,13 +84,24 @@ public sealed class ConntrackTable
         Release(c);
     }
 
-    /// <summary>Returns an entry that was never confirmed to the pool (confirmed ones live on in the table).</summary>
+    /// <summary>Returns an entry that was never confirmed to the calling thread's pool (confirmed ones live on in the table).</summary>
     public void Release(Connection? c)
     {
-        if (c == null || c.Has(ConnStatus.Confirmed) || c.InBySource || _free.Count >= PoolSize) return;
-        c.Reset();
-        _free.Push(c);
+        if (c == null || c.Has(ConnStatus.Confirmed) || c.InBySource) return;
+        Recycle(c);
     }
+
+    /// <summary>Returns an entry that never made it into the table to the calling thread's pool.</summary>
+    private void Recycle(Connection c)
+    {
+        var free = _free.Value!;
+        if (free.Count >= PoolSize) return;
+        c.Reset();
+        free.Push(c);
+    }
+
+    /// <summary>The table's lock, for NAT's search of a free tuple (which must see the table standing still).</summary>
+    internal Lock SyncRoot => _lock;
 
     /// <summary>
     /// nf_conntrack_in: finds or creates the entry and sets p.Conn/p.CtInfo (p.Conn stays null when
@@ -117,7 +135,7 @@ public sealed class ConntrackTable
         {
             if (!tuple.TryInvert(out var reply)) return true;
             if (!MakeRoom()) return false; // "nf_conntrack: table full, dropping packet"
-            conn = _free.Count > 0 ? _free.Pop() : new Connection();
+            conn = _free.Value!.TryPop(out var pooled) ? pooled : new Connection();
             conn.Original = tuple;
             conn.Reply = reply;
             conn.Zone = p.Zone;
@@ -138,13 +156,13 @@ public sealed class ConntrackTable
         }
         if (verdict == TrackVerdict.Invalid)
         {
-            if (fresh && _free.Count < PoolSize) { conn.Reset(); _free.Push(conn); }
+            if (fresh) Recycle(conn);
             return true;
         }
 
         p.Conn = conn;
         p.CtInfo = ctinfo;
-        if (ctinfo == CtInfo.EstablishedReply) conn.Status |= ConnStatus.SeenReply;
+        if (ctinfo == CtInfo.EstablishedReply) conn.SetStatus(ConnStatus.SeenReply);
         return true;
     }
 
@@ -158,9 +176,13 @@ public sealed class ConntrackTable
         var ct = p.Conn;
         if (ct == null || p.Untracked || ct.Has(ConnStatus.Confirmed)) return true;
         if (p.CtInfo >= CtInfo.EstablishedReply) return true;
-        if (ct.Dead) return false;
         uint now = Clock.Jiffies32;
+        lock (_lock) return ConfirmLocked(p, ct, now);
+    }
 
+    private bool ConfirmLocked(Packet p, Connection ct, uint now)
+    {
+        if (ct.Dead) return false;
         var clash = Find(ct.Original, ct.Zone, now, out _) ?? Find(ct.Reply, ct.Zone, now, out _);
         if (clash != null)
         {
@@ -176,6 +198,8 @@ public sealed class ConntrackTable
         }
 
         ct.Timeout = unchecked(ct.Timeout + now);
+        // Confirmed before lookups can find it: a packet that finds an entry must never recycle it (see Release).
+        ct.SetStatus(ConnStatus.Confirmed);
         _hash[new Key(ct.Original, ct.Zone)] = ct;
         _hash.TryAdd(new Key(ct.Reply, ct.Zone), ct);
         if (_tail == null) _head = _tail = ct;
@@ -186,7 +210,6 @@ public sealed class ConntrackTable
             _tail = ct;
         }
         _count++;
-        ct.Status |= ConnStatus.Confirmed;
         if (ct.Has(ConnStatus.SrcNatDone)) AddBySource(ct);
         return true;
     }
@@ -196,18 +219,26 @@ public sealed class ConntrackTable
     {
         get
         {
-            Collect();
-            return _count;
+            lock (_lock)
+            {
+                CollectLocked();
+                return _count;
+            }
         }
     }
 
-    /// <summary>The confirmed entries, oldest first, after removing expired ones.</summary>
+    /// <summary>The confirmed entries, oldest first, after removing expired ones (a snapshot: packets may change the table meanwhile).</summary>
     public IEnumerable<Connection> Entries
     {
         get
         {
-            Collect();
-            for (var c = _head; c != null; c = c.ListNext) yield return c;
+            lock (_lock)
+            {
+                CollectLocked();
+                var list = new List<Connection>(_count);
+                for (var c = _head; c != null; c = c.ListNext) list.Add(c);
+                return list;
+            }
         }
     }
 
@@ -220,13 +251,18 @@ public sealed class ConntrackTable
     /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
     public void Kill(Connection ct)
     {
-        ct.Status |= ConnStatus.Dying;
+        lock (_lock) KillLocked(ct);
+    }
+
+    private void KillLocked(Connection ct)
+    {
+        if (ct.Dead) return; // removed already (by another packet, or the GC)
+        ct.SetStatus(ConnStatus.Dying);
         ct.Dead = true;
         if (!ct.Has(ConnStatus.Confirmed)) return;
         var k = new Key(ct.Original, ct.Zone);
-        if (_hash.TryGetValue(k, out var o) && o == ct) _hash.Remove(k);
-        k = new Key(ct.Reply, ct.Zone);
-        if (_hash.TryGetValue(k, out o) && o == ct) _hash.Remove(k);
+        _hash.TryRemove(new KeyValuePair<Key, Connection>(k, ct));
+        _hash.TryRemove(new KeyValuePair<Key, Connection>(new Key(ct.Reply, ct.Zone), ct));
         if (ct.ListPrev != null) ct.ListPrev.ListNext = ct.ListNext; else if (_head == ct) _head = ct.ListNext;
         if (ct.ListNext != null) ct.ListNext.ListPrev = ct.ListPrev; else if (_tail == ct) _tail = ct.ListPrev;
         ct.ListPrev = ct.ListNext = null;
@@ -237,17 +273,23 @@ public sealed class ConntrackTable
     /// <summary>Empties the table (conntrack -F).</summary>
     public void Flush()
     {
-        while (_head != null) Kill(_head);
+        lock (_lock)
+            while (_head != null) KillLocked(_head);
     }
 
     /// <summary>Removes every expired entry (what the kernel's GC worker does in the background).</summary>
     public void Collect()
     {
+        lock (_lock) CollectLocked();
+    }
+
+    private void CollectLocked()
+    {
         uint now = Clock.Jiffies32;
         for (var c = _head; c != null;)
         {
             var next = c.ListNext;
-            if (IsExpired(c, now)) Kill(c);
+            if (IsExpired(c, now)) KillLocked(c);
             c = next;
         }
     }
@@ -275,7 +317,7 @@ public sealed class ConntrackTable
         return !(other.Original == ignored.Original && other.Zone == ignored.Zone);
     }
 
-    /// <summary>The NAT by-source index (nf_nat_bysource): confirmed source-NATed entries with this original source.</summary>
+    /// <summary>The NAT by-source index (nf_nat_bysource): confirmed source-NATed entries with this original source. Call under <see cref="SyncRoot"/>.</summary>
     internal Connection? FirstBySource(in ConnTuple original, ushort zone) =>
         _bySource.GetValueOrDefault(new Key(SourceKey(original), zone));
 
@@ -323,6 +365,7 @@ public sealed class ConntrackTable
         ct.Timeout = ct.Has(ConnStatus.Confirmed) ? unchecked(extra + now) : extra;
     }
 
+    /// <summary>The lookup, without the table's lock (an entry removed meanwhile may still be returned, marked dead, as with RCU).</summary>
     private Connection? Find(in ConnTuple tuple, ushort zone, uint now, out ConnDirection dir)
     {
         dir = ConnDirection.Original;
@@ -339,20 +382,25 @@ public sealed class ConntrackTable
     /// <summary>
     /// Room for one more entry (__nf_conntrack_alloc). Over nf_conntrack_max the kernel evicts a
     /// non-assured entry near the new one's hash bucket; here expired entries are collected and
-    /// then the oldest non-assured entry goes. False when nothing can be evicted.
+    /// then the oldest non-assured entry goes. False when nothing can be evicted. Only confirmed
+    /// entries count, so new flows on several threads at once may take the table a few entries
+    /// (at most one per thread) past the limit.
     /// </summary>
     private bool MakeRoom()
     {
-        if (Options.Max <= 0 || _count + 1 <= Options.Max) return true;
-        Collect();
-        if (_count + 1 <= Options.Max) return true;
-        for (var c = _head; c != null; c = c.ListNext)
+        if (Options.Max <= 0 || Volatile.Read(ref _count) + 1 <= Options.Max) return true;
+        lock (_lock)
         {
-            if (c.Has(ConnStatus.Assured)) continue;
-            Kill(c);
-            return true;
+            CollectLocked();
+            if (_count + 1 <= Options.Max) return true;
+            for (var c = _head; c != null; c = c.ListNext)
+            {
+                if (c.Has(ConnStatus.Assured)) continue;
+                KillLocked(c);
+                return true;
+            }
+            return false;
         }
-        return false;
     }
 
     /// <summary>get_l4proto: where the transport header starts; false for non-first fragments and broken headers.</summary>
@@ -424,7 +472,17 @@ public sealed class ConntrackTable
         {
             case IpProtocol.Tcp:
                 if (TcpTracker.Error(packet, dataoff, verify, info)) return TrackVerdict.Invalid;
-                return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
+                // Only a confirmed entry can be seen by other packets; a new one is this packet's alone.
+                if (!ct.Has(ConnStatus.Confirmed)) return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
+                ct.EnterTracking();
+                try
+                {
+                    return TcpTracker.Packet(this, ct, packet, dataoff, ctinfo, now);
+                }
+                finally
+                {
+                    ct.ExitTracking();
+                }
             case IpProtocol.Udp:
             case IpProtocol.UdpLite:
                 bool lite = protonum == IpProtocol.UdpLite;

@@ -36,9 +36,22 @@ internal sealed class Defragmenter(int maxQueues)
     }
 
     private readonly Queue?[] _queues = new Queue?[Math.Max(1, maxQueues)];
+    private readonly Lock _lock = new();
 
-    /// <summary>True when the packet goes on (not a fragment, or the datagram is now complete in <paramref name="p"/>); false when held or discarded.</summary>
+    /// <summary>
+    /// True when the packet goes on (not a fragment, or the datagram is now complete in <paramref name="p"/>);
+    /// false when held or discarded. Fragments of concurrent packets are gathered one at a time.
+    /// </summary>
     public bool Process(Packet p, uint now)
+    {
+        ref readonly var info = ref p.Info;
+        bool fragment = info.Version == 4 ? (info.Flags & (PacketFlags.MoreFragments | PacketFlags.Fragment)) != 0
+            : info.Version == 6 && (info.Flags & PacketFlags.HasFragmentHeader) != 0;
+        if (!fragment) return true;
+        lock (_lock) return Gather(p, now);
+    }
+
+    private bool Gather(Packet p, uint now)
     {
         ref readonly var info = ref p.Info;
         if (info.Version == 4)

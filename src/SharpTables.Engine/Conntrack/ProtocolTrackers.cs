@@ -95,7 +95,7 @@ internal static class ProtocolTrackers
         if (lite)
         {
             ConntrackTable.Refresh(ct, UdpReplied, now);
-            ct.Status |= ConnStatus.Assured;
+            ct.SetStatus(ConnStatus.Assured);
             return;
         }
         uint extra = UdpUnreplied;
@@ -106,7 +106,7 @@ internal static class ProtocolTrackers
             stream = !ct.Has(ConnStatus.Assured);
         }
         ConntrackTable.Refresh(ct, extra, now);
-        if (stream) ct.Status |= ConnStatus.Assured;
+        if (stream) ct.SetStatus(ConnStatus.Assured);
     }
 
     /// <summary>nf_conntrack_icmp_packet: only queries (echo, timestamp, info, address mask) make connections.</summary>
@@ -133,7 +133,7 @@ internal static class ProtocolTrackers
         if (ct.Has(ConnStatus.SeenReply))
         {
             ConntrackTable.Refresh(ct, GreReplied, now);
-            ct.Status |= ConnStatus.Assured;
+            ct.SetStatus(ConnStatus.Assured);
         }
         else
         {

@@ -277,7 +277,7 @@ internal static class TcpTracker
         }
         else if (!ct.Has(ConnStatus.Assured) && (oldState == sSR || oldState == sES) && newState == sES)
         {
-            ct.Status |= ConnStatus.Assured;
+            ct.SetStatus(ConnStatus.Assured);
         }
         ConntrackTable.Refresh(ct, timeout, now);
         return TrackVerdict.Accept;

@@ -96,20 +96,23 @@ public sealed class NatService(EngineState state)
     /// <summary>
     /// nf_nat_setup_info: binds a not yet confirmed connection to a unique tuple within
     /// <paramref name="range"/> (what SNAT and DNAT do). The reply tuple changes so replies are
-    /// recognised; SRC_NAT/DST_NAT mark that packets must be rewritten.
+    /// recognised; SRC_NAT/DST_NAT mark that packets must be rewritten. The search for a free tuple
+    /// runs under the conntrack table's lock, so it sees the table (and the by-source index) still;
+    /// two new connections choosing the same tuple at once are told apart at confirmation, as in the kernel.
     /// </summary>
     public TargetVerdict SetupInfo(Connection ct, in NatRangeSpec range, NatManip manip)
     {
         if (ct.Has(ConnStatus.Confirmed)) return TargetVerdict.Accept;
         if (Initialized(ct, manip)) return TargetVerdict.Drop;
         var current = ct.Reply.Invert();
-        var chosen = UniqueTuple(current, range, ct, manip);
+        ConnTuple chosen;
+        lock (State.Conntrack.SyncRoot) chosen = UniqueTuple(current, range, ct, manip);
         if (chosen != current)
         {
             ct.Reply = chosen.Invert();
-            ct.Status |= manip == NatManip.Source ? ConnStatus.SrcNat : ConnStatus.DstNat;
+            ct.SetStatus(manip == NatManip.Source ? ConnStatus.SrcNat : ConnStatus.DstNat);
         }
-        ct.Status |= manip == NatManip.Source ? ConnStatus.SrcNatDone : ConnStatus.DstNatDone;
+        ct.SetStatus(manip == NatManip.Source ? ConnStatus.SrcNatDone : ConnStatus.DstNatDone);
         return TargetVerdict.Accept;
     }
 
@@ -438,7 +441,7 @@ public sealed class NatService(EngineState state)
         return false;
     }
 
-    /// <summary>The stand-in for get_random_u16 (xorshift32).</summary>
+    /// <summary>The stand-in for get_random_u16 (xorshift32); called under the conntrack table's lock.</summary>
     private ushort NextRandom16()
     {
         uint x = _random;

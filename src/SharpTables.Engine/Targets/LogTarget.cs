@@ -17,12 +17,13 @@ public sealed class LogTargetCompiler : TargetCompiler<LogTarget>
 /// </summary>
 public sealed class CompiledLogTarget(byte level, string prefix, LogFlags flags) : CompiledTarget
 {
-    private readonly LogFormatter _formatter = new();
+    /// <summary>A formatter per thread: packets may be logged on several at once.</summary>
+    [ThreadStatic] private static LogFormatter? t_formatter;
 
     /// <inheritdoc/>
     public override TargetVerdict Execute(Packet p, in TargetContext ctx)
     {
-        string text = _formatter.Format(p, prefix, flags);
+        string text = (t_formatter ??= new LogFormatter()).Format(p, prefix, flags);
         ctx.State.Observer.OnLog(new LogRecord(level, text, p.Number, prefix));
         return TargetVerdict.Continue;
     }

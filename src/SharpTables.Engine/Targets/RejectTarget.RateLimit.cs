@@ -18,7 +18,8 @@ namespace SharpTables.Engine.Targets;
 /// arrived on or is routed to the loopback device. One instance per <see cref="EngineState"/>
 /// (<see cref="For"/>), shared by everything the host sends ICMP errors for. Time is the engine's
 /// clock. Where the kernel draws random numbers the model takes the expected value: every message
-/// costs one global credit (the kernel takes 0, 1 or 2).
+/// costs one global credit (the kernel takes 0, 1 or 2). Thread safe: the buckets are updated
+/// under one lock (the kernel uses atomics and the peer's own lock).
 /// </summary>
 public sealed class IcmpRateLimiter
 {
@@ -30,6 +31,7 @@ public sealed class IcmpRateLimiter
     private static readonly ConditionalWeakTable<EngineState, IcmpRateLimiter> s_byState = new();
 
     private readonly EngineClock _clock;
+    private readonly Lock _lock = new();
     private readonly Dictionary<UInt128, Peer> _peers4 = [];
     private readonly Dictionary<UInt128, Peer> _peers6 = [];
     private int _credit;
@@ -79,9 +81,12 @@ public sealed class IcmpRateLimiter
     public bool PeerAllow6(UInt128 destination, bool loopbackRoute, bool limited)
     {
         if (!limited) return true;
-        bool ok = RateLimit6Jiffies == 0 || loopbackRoute || PeerTokens(_peers6, destination, RateLimit6Jiffies);
-        if (ok) _credit--;
-        return ok;
+        lock (_lock)
+        {
+            bool ok = RateLimit6Jiffies == 0 || loopbackRoute || PeerTokens(_peers6, destination, RateLimit6Jiffies);
+            if (ok) _credit--;
+            return ok;
+        }
     }
 
     /// <summary>icmpv4_mask_allow: whether this type and code are exempt from both limits.</summary>
@@ -108,15 +113,18 @@ public sealed class IcmpRateLimiter
     /// <summary>icmp_global_allow: a credit is left, or enough time passed to earn some.</summary>
     private bool GlobalCredit()
     {
-        if (_credit > 0) return true;
-        uint now = _clock.Jiffies32;
-        uint delta = Math.Min(now - _stamp, (uint)EngineClock.Hz);
-        if (delta < EngineClock.Hz / 50) return false;
-        int incr = (int)((ulong)MessagesPerSecond * delta / EngineClock.Hz);
-        if (incr == 0) return false;
-        _stamp = now;
-        _credit = Math.Min(_credit + incr, MessagesBurst);
-        return true;
+        lock (_lock)
+        {
+            if (_credit > 0) return true;
+            uint now = _clock.Jiffies32;
+            uint delta = Math.Min(now - _stamp, (uint)EngineClock.Hz);
+            if (delta < EngineClock.Hz / 50) return false;
+            int incr = (int)((ulong)MessagesPerSecond * delta / EngineClock.Hz);
+            if (incr == 0) return false;
+            _stamp = now;
+            _credit = Math.Min(_credit + incr, MessagesBurst);
+            return true;
+        }
     }
 
     /// <summary>
@@ -127,9 +135,12 @@ public sealed class IcmpRateLimiter
     public bool PeerAllow(UInt128 destination, bool loopbackRoute, bool limited)
     {
         if (!limited) return true;
-        bool ok = RateLimitJiffies == 0 || loopbackRoute || PeerTokens(_peers4, destination, RateLimitJiffies);
-        if (ok) _credit--;
-        return ok;
+        lock (_lock)
+        {
+            bool ok = RateLimitJiffies == 0 || loopbackRoute || PeerTokens(_peers4, destination, RateLimitJiffies);
+            if (ok) _credit--;
+            return ok;
+        }
     }
 
     /// <summary>inet_peer_xrlim_allow on the destination's bucket.</summary>
@@ -172,5 +183,8 @@ public sealed class IcmpRateLimiter
     /// The IP ID of the next ICMP error. The kernel draws it from a keyed hash of the addresses
     /// (ip_select_ident), unpredictable by design; the model counts up from 1.
     /// </summary>
-    public ushort NextIpId() => _nextIpId++;
+    public ushort NextIpId()
+    {
+        lock (_lock) return _nextIpId++;
+    }
 }
