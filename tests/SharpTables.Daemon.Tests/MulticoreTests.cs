@@ -80,7 +80,7 @@ public sealed class MulticoreTests
         Assert.True(udp.Packets > sources * datagrams / 2, $"only {udp.Packets} of {sources * datagrams} datagrams were judged");
         Assert.Equal(sources * connects, tcp.Packets);
         Assert.Equal(0, d.Terminate());
-        Assert.Matches($@"packets={judged} accepted={udp.Packets + policy.Packets} dropped={tcp.Packets} replies={sources * connects} reply_failures=0 errors=0 ", d.Output);
+        Assert.Matches($@"packets={judged} accepted={udp.Packets + policy.Packets} dropped={tcp.Packets} rewritten=0 replies={sources * connects} reply_failures=0 errors=0 ", d.Output);
     }
 
     private static bool Sleep(int ms)
