@@ -73,7 +73,7 @@ public sealed class LocalOutQueue
         if (_count >= Capacity) return;
         _fromSocket[_count] = fromSocket;
         _conns[_count] = cause is { Untracked: false, Conn: { } c } ? c : null;
-        _ctInfos[_count] = cause != null && cause.CtInfo < CtInfo.EstablishedReply ? CtInfo.RelatedReply : CtInfo.Related;
+        _ctInfos[_count] = cause?.CtInfo.AnswerInfo() ?? CtInfo.Related;
         _lengths[_count++] = length;
     }
 

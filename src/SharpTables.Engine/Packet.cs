@@ -134,3 +134,13 @@ public enum CtInfo : byte
     EstablishedReply = 3,
     RelatedReply = 4,
 }
+
+/// <summary>Helpers on <see cref="CtInfo"/>.</summary>
+public static class CtInfoExtensions
+{
+    /// <summary>
+    /// nf_conntrack_attach: a packet the host sends in answer to one with <paramref name="cause"/>
+    /// (REJECT's reply, an ICMP error) is RELATED, in the reply direction when the cause went in the original one.
+    /// </summary>
+    public static CtInfo AnswerInfo(this CtInfo cause) => cause < CtInfo.EstablishedReply ? CtInfo.RelatedReply : CtInfo.Related;
+}

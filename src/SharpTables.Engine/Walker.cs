@@ -57,8 +57,7 @@ public sealed partial class NetfilterEngine
             result = new PacketResult { Verdict = Verdict.Drop, Hook = Hook.PreRouting };
         else
             result = ReceiveCore(rs, p, ref decider);
-        if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
-            result = result with { Conn = ct, CtInfo = p.CtInfo };
+        result = WithDeliveredConn(result, p);
         // Replies may hold this packet's (possibly unconfirmed) entry: release it after them.
         FlushLocalOut(rs, slot, p.Number);
         State.Conntrack.Release(p);
@@ -70,8 +69,7 @@ public sealed partial class NetfilterEngine
         var rs = _ruleset;
         var decider = new Decider(rs.Counters.For(slot));
         var result = SendLocalCore(rs, p, ref decider);
-        if (result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed))
-            result = result with { Conn = ct, CtInfo = p.CtInfo };
+        result = WithDeliveredConn(result, p);
         FlushLocalOut(rs, slot, p.Number);
         State.Conntrack.Release(p);
         return result;
@@ -155,6 +153,12 @@ public sealed partial class NetfilterEngine
         return decider.Result(v, Hook.Input, p) with { Local = v == Verdict.Accept, Out = lo };
     }
 
+    /// <summary>A packet delivered to this host reports the confirmed entry it ended with (see <see cref="PacketResult.Conn"/>).</summary>
+    private static PacketResult WithDeliveredConn(in PacketResult result, Packet p) =>
+        result.Local && !p.Untracked && p.Conn is { } ct && ct.Has(Conntrack.ConnStatus.Confirmed)
+            ? result with { Conn = ct, CtInfo = p.CtInfo }
+            : result;
+
     /// <summary>Runs REJECT replies and other generated packets through OUTPUT/POSTROUTING.</summary>
     private void FlushLocalOut(CompiledRuleset rs, WalkGate.Slot slot, long number)
     {
@@ -237,19 +241,8 @@ public sealed partial class NetfilterEngine
         return (byte)(p.Info.Destination >> 120) == 0xff;
     }
 
-    /// <summary>
-    /// ip_forward's too_many_hops: an ICMP time exceeded goes back through OUTPUT, carrying the
-    /// packet's conntrack entry as every ICMP error does (icmp_glue_bits attaches it).
-    /// </summary>
-    private void SendTimeExceeded(Packet p)
-    {
-        if (p.Info.Version != 4) return;
-        var queue = State.LocalOut;
-        var buffer = queue.Reserve();
-        if (buffer.IsEmpty) return;
-        int length = Targets.RejectReplies.TimeExceeded(p, State.Network, Targets.IcmpRateLimiter.For(State), buffer);
-        if (length > 0) queue.Commit(length, p, fromSocket: true);
-    }
+    /// <summary>ip_forward's too_many_hops: an ICMP time exceeded in transit.</summary>
+    private void SendTimeExceeded(Packet p) => QueueIcmpError(p, 11, 0, 0);
 
     /// <summary>
     /// ip_forward's ICMP host redirect (before FORWARD, whatever FORWARD decides): the packet leaves
@@ -263,10 +256,19 @@ public sealed partial class NetfilterEngine
         uint src = (uint)p.Info.Source, dst = (uint)p.Info.Destination;
         if (!OnLink(iface, src) || !OnLink(iface, dst)) return;
         if (!Targets.RedirectLimiter.For(State).Allow(src)) return;
+        QueueIcmpError(p, 5, 1, dst);
+    }
+
+    /// <summary>
+    /// icmp_send from the forwarding path: the error goes back through OUTPUT after this packet,
+    /// through the ICMP socket and carrying the packet's conntrack entry (icmp_glue_bits attaches it).
+    /// </summary>
+    private void QueueIcmpError(Packet p, byte type, byte code, uint restOfHeader)
+    {
         var queue = State.LocalOut;
         var buffer = queue.Reserve();
         if (buffer.IsEmpty) return;
-        int length = Targets.RejectReplies.Redirect(p, dst, State.Network, Targets.IcmpRateLimiter.For(State), buffer);
+        int length = Targets.RejectReplies.IcmpSend(p, type, code, State.Network, Targets.IcmpRateLimiter.For(State), buffer, restOfHeader);
         if (length > 0) queue.Commit(length, p, fromSocket: true);
     }
 
@@ -274,7 +276,7 @@ public sealed partial class NetfilterEngine
     {
         foreach (var (a, prefix) in iface.IPv4)
         {
-            uint mask = prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
+            uint mask = Ipv4.MaskFromPrefix(prefix);
             if (((uint)a & mask) == (address & mask)) return true;
         }
         return false;

@@ -368,7 +368,7 @@ public sealed class ScenarioRunner : IEngineObserver
     {
         if (_answering is not { Conn: { } ct } cause) return;
         p.Conn = ct;
-        p.CtInfo = cause.CtInfo < CtInfo.EstablishedReply ? CtInfo.RelatedReply : CtInfo.Related;
+        p.CtInfo = cause.CtInfo.AnswerInfo();
         p.ConntrackDone = true;
     }
 

@@ -89,28 +89,13 @@ public static partial class RejectReplies
     }
 
     /// <summary>
-    /// ip_forward's answer to a packet whose TTL would run out (ICMP time exceeded in transit),
-    /// under the same rules and rate limits as every <see cref="IcmpSend"/>.
+    /// __icmp_send: an IPv4 ICMP error of <paramref name="type"/>/<paramref name="code"/> about
+    /// <paramref name="p"/> (<paramref name="restOfHeader"/>: e.g. a redirect's gateway, host order),
+    /// or 0 when none is sent. The rules of <see cref="Unreachable"/> from "nothing for a fragment" on apply.
     /// </summary>
-    public static int TimeExceeded(Packet p, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply)
+    public static int IcmpSend(Packet p, byte type, byte code, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply, uint restOfHeader = 0)
     {
         if (!p.Info.IsIPv4 || KernelView.SkbLength(p) < 20) return 0;
-        return IcmpSend(p, 11, 0, network, limiter, reply);
-    }
-
-    /// <summary>
-    /// ip_forward's ICMP host redirect to a sender on the link the packet leaves through again:
-    /// <paramref name="gateway"/> is the better next hop (host order), under the rules of every <see cref="IcmpSend"/>.
-    /// </summary>
-    public static int Redirect(Packet p, uint gateway, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply)
-    {
-        if (!p.Info.IsIPv4 || KernelView.SkbLength(p) < 20) return 0;
-        return IcmpSend(p, 5, 1, network, limiter, reply, gateway);
-    }
-
-    /// <summary>__icmp_send: an ICMP error of <paramref name="type"/>/<paramref name="code"/> about <paramref name="p"/>, or 0 when none is sent.</summary>
-    private static int IcmpSend(Packet p, byte type, byte code, HostNetwork network, IcmpRateLimiter limiter, Span<byte> reply, uint restOfHeader = 0)
-    {
         // icmp_xmit_lock: the packet is on its way out through the ICMP socket, which is locked.
         if (p.IcmpSocket) return 0;
         ReadOnlySpan<byte> b = p.Bytes;
