@@ -16,7 +16,7 @@ internal static class SimulateCommand
 {
     public const string Usage = """
         Usage: sharptables simulate [--rules FILE] [--rules6 FILE] --scenario FILE.jsonl [--json] [--trace]
-                                    [--topology-from ORACLE_RESULT.json] [--settle-ms MS]
+                                    [--topology-from ORACLE_RESULT.json] [--settle-ms MS] [--isn N]
                sharptables simulate [--rules FILE] [--rules6 FILE] --pcap CAPTURE [--local ADDR[,ADDR...]]
                                     [--in-iface IF] [--out-iface IF] [--write-accepted FILE.pcap]
                                     [--summary] [--trace] [--json]
@@ -30,6 +30,7 @@ internal static class SimulateCommand
         var local = new List<UInt128>();
         bool json = false, trace = false, summary = false;
         double settle = 30;
+        uint isn = ScenarioOptions.DefaultIsnBase;
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
@@ -41,6 +42,7 @@ internal static class SimulateCommand
                 case "--scenario": scenario = Next(); break;
                 case "--topology-from": topologyFrom = Next(); break;
                 case "--settle-ms": settle = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--isn": isn = ParseIsn(a, Next()); break;
                 case "--pcap": pcap = Next(); break;
                 case "--local":
                     foreach (var addr in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -67,6 +69,7 @@ internal static class SimulateCommand
         {
             OracleResult = oracle,
             SettleMs = settle,
+            IsnBase = isn,
             Trace = trace ? (n, s) => traces.Add((n, s)) : null,
         });
         var result = runner.Run();
@@ -77,6 +80,15 @@ internal static class SimulateCommand
         }
         SimulateText.Write(result, traces, stdout);
         return 0;
+    }
+
+    /// <summary>--isn: a 32-bit number, decimal or 0x hex.</summary>
+    private static uint ParseIsn(string option, string value)
+    {
+        bool hex = value.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        return uint.TryParse(hex ? value[2..] : value, hex ? System.Globalization.NumberStyles.AllowHexSpecifier : System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out uint v)
+            ? v : throw new UsageException($"option {option}: {value} is not a 32-bit sequence number");
     }
 
     private sealed record CaptureArgs(List<UInt128> Local, string In, string Out, string? WriteAccepted, bool Summary, bool Trace, bool Json);

@@ -50,8 +50,10 @@ internal sealed class TcpSock
 /// <c>tcp_connect</c> lines run a handshake, data, and an orderly close. No retransmissions.
 /// A "quiet" host (the oracle's client and backend) drops its own RSTs and ICMP errors.
 /// </summary>
-internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLimit, Func<byte, UInt128, bool> isLocal, Func<double>? nowMs = null)
+internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLimit, Func<byte, UInt128, bool> isLocal, Func<double>? nowMs = null,
+    uint isnBase = ScenarioOptions.DefaultIsnBase)
 {
+
     /// <summary>net.ipv4.tcp_invalid_ratelimit: at most one out-of-window answer per 500 ms and connection.</summary>
     private const double InvalidRateLimitMs = 500;
     /// <summary>The receive window a Linux listener offers in its SYN-ACK (and checks SYNs against while in SYN_RECV).</summary>
@@ -67,7 +69,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
     public readonly HashSet<(byte Version, ushort Port)> TcpListen = [];
     public readonly HashSet<(byte Version, ushort Port)> UdpListen = [];
     private readonly Dictionary<(UInt128, ushort, UInt128, ushort), TcpSock> _socks = new();
-    private uint _isn = 0x10000000;
+    private uint _isn = isnBase;
     private ushort _ephemeral = 33000;
     private ushort _ipId = 1;
 

@@ -17,6 +17,14 @@ public sealed class ScenarioOptions
     public double SnapshotMs { get; init; } = 8;
     /// <summary>Called for every rule a scenario packet traverses (--trace).</summary>
     public Action<long, string>? Trace { get; init; }
+    /// <summary>
+    /// The first TCP initial sequence number the fw's stack chooses. The kernel's are random, so a crafted
+    /// packet that acknowledges the fw's SYN-ACK wrongly is out of conntrack's window above or below at
+    /// random; a second run with the base moved by 2^31 shows the other outcome.
+    /// </summary>
+    public uint IsnBase { get; init; } = DefaultIsnBase;
+    /// <summary>The first initial sequence number a simulated stack chooses unless told otherwise.</summary>
+    public const uint DefaultIsnBase = 0x10000000;
 }
 
 /// <summary>
@@ -65,7 +73,7 @@ public sealed class ScenarioRunner : IEngineObserver
         _v4 = ipv4;
         _v6 = ipv6;
         _engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
-        _fw = new HostStack("fw", quiet: false, SharpTables.Engine.Targets.IcmpRateLimiter.For(state), net.IsLocal, () => Now);
+        _fw = new HostStack("fw", quiet: false, SharpTables.Engine.Targets.IcmpRateLimiter.For(state), net.IsLocal, () => Now, _options.IsnBase);
         _client = new HostStack("client", quiet: true, null, (v, a) => a == Topology.Address("client/eth0", v == 6));
         _backend = new HostStack("backend", quiet: true, null, (v, a) => a == Topology.Address("backend/eth0", v == 6));
     }

@@ -156,11 +156,47 @@ public class SimulatorTests
         Assert.Single(Report(new Simulator(_ => (0, "not json", "")), dir).Mismatches);
     }
 
-    private static BatchReport Report(Simulator sim, string dir)
+    [Fact]
+    public void A_case_that_agrees_only_with_the_fws_isns_in_the_other_half_agrees_and_is_counted()
     {
-        var (doc, error) = sim.Run(dir);
-        using (doc) return doc == null ? BatchReport.Failed(dir, error!) : BatchReport.Create(dir, doc.RootElement);
+        string dir = Corpus.Batches()[0];
+        string oracle = File.ReadAllText(Path.Combine(dir, BatchFiles.Oracle));
+        var node = JsonNode.Parse(oracle)!;
+        var lines = ((JsonArray)node["lines"]!).Where(l => l!["packets"] is JsonArray { Count: > 0 }).ToList();
+        string Flip(JsonNode line)
+        {
+            var copy = JsonNode.Parse(node.ToJsonString())!;
+            var p = ((JsonArray)copy["lines"]!).First(l => (int)l!["line"]! == (int)line["line"]!)!["packets"]![0]!;
+            p["verdict"] = (string)p["verdict"]! == "accepted" ? "dropped" : "accepted";
+            return copy.ToJsonString();
+        }
+        // The default run differs on one line; the run with the other ISN half reproduces the kernel.
+        var calls = new List<string[]>();
+        var dependsOnIsn = new Simulator(args =>
+        {
+            calls.Add(args);
+            return (0, args.Contains("--isn") ? oracle : Flip(lines[0]!), "");
+        });
+        var report = Report(dependsOnIsn, dir);
+        Assert.Empty(report.Mismatches);
+        Assert.Equal(1, report.IsnDependentCases);
+        Assert.Equal([Simulator.Arguments(dir), Simulator.Arguments(dir, Simulator.OtherIsn)], calls);
+        Assert.Equal("0x90000000", calls[1][^1]);
+
+        // Both runs differ on that case: the first run's disagreement stands.
+        var always = new Simulator(args => (0, Flip(lines[0]!), ""));
+        Assert.Equal("verdict", Assert.Single(Report(always, dir).Mismatches).Kind);
+
+        // The other run mends one case but breaks another: only the case that agrees in neither run fails.
+        string other = lines.Select(l => (string)l!["label"]!).First(l => l != (string)lines[0]!["label"]!);
+        var second = lines.First(l => (string)l!["label"]! == other)!;
+        var swapped = new Simulator(args => (0, args.Contains("--isn") ? Flip(second) : Flip(lines[0]!), ""));
+        var both = Report(swapped, dir);
+        Assert.Empty(both.Mismatches);
+        Assert.Equal(1, both.IsnDependentCases);
     }
+
+    private static BatchReport Report(Simulator sim, string dir) => BatchReport.Judge(sim, dir);
 
     private static string Summary(List<BatchReport> bad)
     {

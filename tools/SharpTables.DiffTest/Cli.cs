@@ -106,9 +106,7 @@ internal static class Cli
 
     private static BatchReport Compare(Simulator sim, string dir)
     {
-        var (doc, error) = sim.Run(dir);
-        var report = doc == null ? BatchReport.Failed(dir, error!) : BatchReport.Create(dir, doc.RootElement);
-        doc?.Dispose();
+        var report = BatchReport.Judge(sim, dir);
         s_out.Write(report.Render());
         return report;
     }
@@ -154,7 +152,9 @@ internal static class Cli
         int cases = reports.Sum(r => r.CaseCount);
         int failed = reports.Sum(r => r.FailedCases);
         int mismatches = reports.Sum(r => r.Mismatches.Count);
-        s_out.WriteLine($"{reports.Count} batches, {cases} cases: {failed} cases with mismatches ({mismatches} mismatches)");
+        int isn = reports.Sum(r => r.IsnDependentCases);
+        s_out.WriteLine($"{reports.Count} batches, {cases} cases: {failed} cases with mismatches ({mismatches} mismatches)"
+            + (isn > 0 ? $"; {isn} cases agree with the fw's ISNs in the other half" : ""));
         return mismatches == 0 ? 0 : 1;
     }
 
