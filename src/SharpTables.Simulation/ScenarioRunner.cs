@@ -65,7 +65,7 @@ public sealed class ScenarioRunner : IEngineObserver
         _items = Scenario.Parse(scenarioText);
         bool router = _items.Any(i => i.Type is "packet" or "tcp_connect" && (i.Dir is "fwd" or "fwd-rev" || i.Str("iface") == "eth1")
                                    || i.Type == "listen" && i.Str("ns") == "backend");
-        _v6Needed = _items.Any(i => i.Type is "packet" or "tcp_connect" or "listen" && ScenarioPackets.IsV6(i));
+        _v6Needed = ipv6 != null || _items.Any(i => i.Type is "packet" or "tcp_connect" or "listen" && ScenarioPackets.IsV6(i));
         _topo = _options.OracleResult is JsonElement r ? Topology.FromOracleResult(r, router) : new Topology { Router = router };
         if (_options.OracleResult is JsonElement res) ReadTimes(res);
         var net = _topo.BuildFirewall();
@@ -135,7 +135,8 @@ public sealed class ScenarioRunner : IEngineObserver
             var set = it.Str("proto") == "udp" ? node.UdpListen : node.TcpListen;
             ushort port = (ushort)it.Num("port", 0);
             set.Add((4, port));
-            if (it.Bool("ipv6")) set.Add((6, port));
+            // oracle-run opens the IPv6 socket too whenever its topology has IPv6 (rules6 given, or IPv6 packets).
+            if (it.Bool("ipv6") || _v6Needed) set.Add((6, port));
         }
         var lines = new JsonArray();
         int n = 0;

@@ -48,6 +48,11 @@ public class OracleExampleTests
         // and LOG --log-uid see it (control sockets: a socket without owner; SYN-ACK: the listener's
         // owner but no UID in LOG; a listener's RST and the raw socket: root; REJECT's RST: none).
         { "owner-sockets.rules", "owner-sockets.scenario.jsonl", null, "owner-sockets.result.nft.json" },
+        // Recorded with oracle-run --backend nft: packets the host sends to itself, REDIRECTed in nat
+        // OUTPUT to 127.0.0.1 / ::1. The host's answers to a foreign source address come from 127.0.0.1,
+        // which the IPv4 routing refuses off lo (no SYN-ACK, RST or ICMP error reaches OUTPUT); from ::1
+        // they are sent. The listener has an IPv6 socket because oracle-run's topology has IPv6.
+        { "loopback-source.rules", "loopback-source.scenario.jsonl", "loopback-source.rules6", "loopback-source.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>
