@@ -193,6 +193,17 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         bool syn = (f & TcpFlagBits.Syn) != 0, ack = (f & TcpFlagBits.Ack) != 0, rst = (f & TcpFlagBits.Rst) != 0, fin = (f & TcpFlagBits.Fin) != 0;
         if (rst)
         {
+            if (s.State == SockState.SynRecv && !s.IsClient)
+            {
+                // tcp_check_req (RFC 5961): a RST at exactly rcv_nxt drops the request; anywhere else
+                // inside the offered window it gets a challenge ACK (rate limited like every
+                // out-of-window answer) and the request stays; outside the window it is ignored.
+                uint seq = info.TcpSequence;
+                if (seq == s.RcvNxt) s.State = SockState.Closed;
+                else if ((int)(seq - s.RcvNxt) > 0 && (int)(seq - (s.RcvNxt + SynAckWindow)) <= 0 && !OutOfWindowRateLimited(s))
+                    output.Add(new(Segment(s, TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
+                return;
+            }
             s.State = s.State == SockState.SynSent ? SockState.Refused : SockState.Closed;
             return;
         }

@@ -53,6 +53,11 @@ public class OracleExampleTests
         // which the IPv4 routing refuses off lo (no SYN-ACK, RST or ICMP error reaches OUTPUT); from ::1
         // they are sent. The listener has an IPv6 socket because oracle-run's topology has IPv6.
         { "loopback-source.rules", "loopback-source.scenario.jsonl", "loopback-source.rules6", "loopback-source.result.nft.json" },
+        // Recorded with oracle-run --backend nft: a RST (or RST+ACK, whatever its ACK) to a listener's
+        // request socket. At exactly rcv_nxt it drops the request (the next SYN gets a new SYN-ACK);
+        // elsewhere inside the 64240-byte window it gets a challenge ACK and the request stays (the
+        // retransmitted SYN then falls in the 500 ms rate limit); outside the window nothing happens.
+        { "request-rst.rules", "request-rst.scenario.jsonl", null, "request-rst.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>
