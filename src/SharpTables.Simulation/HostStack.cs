@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using SharpTables.Packets;
 using SharpTables.Engine.Targets;
 
@@ -20,7 +21,7 @@ internal enum ReplySocket : byte { Kernel, KernelIcmp, Request, Full }
 internal readonly record struct HostReply(byte[] Bytes, ReplySocket Socket, bool KeepsConntrack = false);
 
 /// <summary>TCP states of the host model's sockets (a small subset of Linux's).</summary>
-internal enum SockState { SynSent, SynRecv, Established, FinWait1, FinWait2, CloseWait, LastAck, TimeWait, Closed, Refused }
+internal enum SockState { SynSent, SynRecv, Established, FinWait1, FinWait2, CloseWait, LastAck, TimeWait, Closed, Refused, Error }
 
 /// <summary>One TCP connection of a modelled host.</summary>
 internal sealed class TcpSock
@@ -33,6 +34,8 @@ internal sealed class TcpSock
     public bool Timestamps, Sack, WindowScale;
     public bool IsClient;
     public bool PeerClosed;
+    /// <summary>The error an ICMP error gave connect() (state <see cref="SockState.Error"/>), as Python's errno names it.</summary>
+    public string? Errno;
     /// <summary>IPv6 flow label of this socket's packets (the kernel derives it from a random hash).</summary>
     public uint FlowLabel;
     /// <summary>When the last out-of-window answer (or SYN-ACK retransmission) went out, for the 500 ms rate limit.</summary>
@@ -128,6 +131,11 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                 if (!UdpListen.Contains((info.Version, info.DestinationPort)))
                     IcmpError(packet, info, output, info.Version == 4 ? (byte)3 : (byte)1, info.Version == 4 ? (byte)3 : (byte)4, keepsConntrack: false);
                 break;
+            // Only IPv4: in an oracle run IPv6 connects timed out although REJECT's ICMPv6 errors (no route,
+            // prohibited, address and port unreachable) went out to the client (tests/fixtures/examples/README.md).
+            case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType is 3 or 11 or 12:
+                IcmpErrorToSocket(packet, info);
+                break;
             case IpProtocol.Icmp when info.HasTransportHeader && info.IcmpType == 8:
             case IpProtocol.Icmpv6 when info.HasTransportHeader && info.IcmpType == 128:
                 output.Add(new(EchoReply(packet, info), ReplySocket.KernelIcmp));
@@ -148,6 +156,49 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         }
         return output;
     }
+
+    /// <summary>
+    /// tcp_v4_err for a connecting socket: a destination unreachable (except fragmentation needed),
+    /// time exceeded or parameter problem that quotes its SYN ends connect() with the error
+    /// icmp_err_convert gives it, soft or hard alike.
+    /// </summary>
+    private void IcmpErrorToSocket(ReadOnlySpan<byte> packet, in PacketInfo info)
+    {
+        string? errno = Icmp4Errno(info.IcmpType, info.IcmpCode);
+        int start = info.TransportOffset + 8, end = Math.Min(packet.Length, info.TotalLength);
+        if (errno == null || start >= end) return;
+        var quoted = packet[start..end];
+        if (quoted.Length < 20 || quoted[0] >> 4 != 4 || quoted[9] != IpProtocol.Tcp) return;
+        int l4 = (quoted[0] & 0x0f) * 4;
+        UInt128 src = BinaryPrimitives.ReadUInt32BigEndian(quoted[12..]), dst = BinaryPrimitives.ReadUInt32BigEndian(quoted[16..]);
+        if (quoted.Length < l4 + 8) return;
+        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(quoted[l4..]), dport = BinaryPrimitives.ReadUInt16BigEndian(quoted[(l4 + 2)..]);
+        uint seq = BinaryPrimitives.ReadUInt32BigEndian(quoted[(l4 + 4)..]);
+        if (!_socks.TryGetValue((src, sport, dst, dport), out var s) || s.State != SockState.SynSent) return;
+        // between(seq, snd_una, snd_nxt): the quoted segment is one this socket sent.
+        if ((int)(seq - (s.SndNxt - 1)) < 0 || (int)(seq - s.SndNxt) > 0) return;
+        if (errno == "ECONNREFUSED") s.State = SockState.Refused;
+        else
+        {
+            s.State = SockState.Error;
+            s.Errno = errno;
+        }
+    }
+
+    private static readonly string[] s_unreach4 =
+    [
+        "ENETUNREACH", "EHOSTUNREACH", "ENOPROTOOPT", "ECONNREFUSED", "", "EOPNOTSUPP", "ENETUNREACH", "EHOSTDOWN",
+        "ENONET", "ENETUNREACH", "EHOSTUNREACH", "ENETUNREACH", "EHOSTUNREACH", "EHOSTUNREACH", "EHOSTUNREACH", "EHOSTUNREACH",
+    ];
+
+    /// <summary>What an ICMP error does to a connecting socket (null: nothing; fragmentation needed only lowers the MTU).</summary>
+    private static string? Icmp4Errno(byte type, byte code) => type switch
+    {
+        3 when code < s_unreach4.Length && code != 4 => s_unreach4[code],
+        11 => "EHOSTUNREACH",
+        12 => "EPROTO",
+        _ => null,
+    };
 
     private void Tcp(ReadOnlySpan<byte> packet, in PacketInfo info, List<HostReply> output)
     {
@@ -204,7 +255,13 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                     output.Add(new(Segment(s, TcpFlagBits.Ack, DataOptions(s), []), ReplySocket.Full));
                 return;
             }
-            s.State = s.State == SockState.SynSent ? SockState.Refused : SockState.Closed;
+            if (s.State == SockState.SynSent)
+            {
+                // tcp_rcv_synsent_state_process: only a RST that acknowledges the SYN refuses the connection.
+                if (ack && info.TcpAcknowledgment == s.SndNxt) s.State = SockState.Refused;
+                return;
+            }
+            s.State = SockState.Closed;
             return;
         }
         switch (s.State)

@@ -62,7 +62,7 @@ public static class OracleCompare
                 foreach (var p in ps.EnumerateArray()) mine[p.GetProperty("n").GetInt32()] = p.GetProperty("verdict").GetString()!;
         var connects = ours.GetProperty("lines").EnumerateArray()
             .Where(l => l.TryGetProperty("connect", out var c) && c.ValueKind == JsonValueKind.Object)
-            .ToDictionary(l => l.GetProperty("line").GetInt32(), l => l.GetProperty("connect").GetProperty("result").GetString());
+            .ToDictionary(l => l.GetProperty("line").GetInt32(), l => Outcome(l.GetProperty("connect")));
         foreach (var l in oracle.GetProperty("lines").EnumerateArray())
         {
             if (l.TryGetProperty("packets", out var ps) && ps.ValueKind == JsonValueKind.Array)
@@ -76,11 +76,15 @@ public static class OracleCompare
             if (l.TryGetProperty("connect", out var c) && c.ValueKind == JsonValueKind.Object)
             {
                 int line = l.GetProperty("line").GetInt32();
-                string r = c.GetProperty("result").GetString()!;
+                string r = Outcome(c);
                 if (!connects.TryGetValue(line, out var u) || u != r) m.Add($"tcp_connect line {line}: kernel {r}, engine {u ?? "missing"}");
             }
         }
     }
+
+    /// <summary>A tcp_connect's result, with the errno of an "error" (e.g. <c>error ENETUNREACH</c>).</summary>
+    private static string Outcome(JsonElement connect) =>
+        connect.GetProperty("result").GetString() + (connect.TryGetProperty("errno", out var e) ? " " + e.GetString() : "");
 
     private static void CompareLog(JsonElement oracle, JsonElement ours, List<string> m)
     {

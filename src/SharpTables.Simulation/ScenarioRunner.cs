@@ -289,10 +289,14 @@ public sealed class ScenarioRunner : IEngineObserver
         var r = _engine.Receive(p, iface);
         _firstResult ??= r;
         var seen = p.Seen;
-        if (r.Verdict != Verdict.Accept && !(r.Verdict == Verdict.Queue && r.QueueBypass)) return seen;
-        var outBytes = p.Bytes.ToArray();
-        if (r.Local) Answer(r, outBytes);
-        else if (r.Out != null) DeliverToEndpoint(r.Out.Name, outBytes);
+        var generated = TakeGenerated();
+        if (r.Verdict == Verdict.Accept || (r.Verdict == Verdict.Queue && r.QueueBypass))
+        {
+            var outBytes = p.Bytes.ToArray();
+            if (r.Local) Answer(r, outBytes);
+            else if (r.Out != null) DeliverToEndpoint(r.Out.Name, outBytes);
+        }
+        DeliverGenerated(generated);
         return seen;
     }
 
@@ -314,11 +318,38 @@ public sealed class ScenarioRunner : IEngineObserver
         var r = _engine.SendLocal(p);
         _firstResult ??= r;
         var seen = p.Seen;
-        if (r.Verdict != Verdict.Accept) return seen;
-        var outBytes = p.Bytes.ToArray();
-        if (r.Local) Answer(r, outBytes);
-        else if (r.Out != null && !r.Out.IsLoopback) DeliverToEndpoint(r.Out.Name, outBytes);
+        var generated = TakeGenerated();
+        if (r.Verdict == Verdict.Accept)
+        {
+            var outBytes = p.Bytes.ToArray();
+            if (r.Local) Answer(r, outBytes);
+            else if (r.Out != null && !r.Out.IsLoopback) DeliverToEndpoint(r.Out.Name, outBytes);
+        }
+        DeliverGenerated(generated);
         return seen;
+    }
+
+    /// <summary>Packets the engine made while judging another (REJECT replies, ICMP errors of the forwarding path) that left through eth0/eth1.</summary>
+    private readonly List<(string Iface, byte[] Bytes)> _generated = [];
+
+    void IEngineObserver.OnLocalOut(Packet p, in PacketResult result)
+    {
+        if (result.Verdict == Verdict.Accept && !result.Local && result.Out is { IsLoopback: false } iface)
+            _generated.Add((iface.Name, p.Bytes.ToArray()));
+    }
+
+    private (string Iface, byte[] Bytes)[] TakeGenerated()
+    {
+        if (_generated.Count == 0) return [];
+        var taken = _generated.ToArray();
+        _generated.Clear();
+        return taken;
+    }
+
+    /// <summary>The endpoints receive what the engine made (a RST or ICMP error ends a connection attempt there).</summary>
+    private void DeliverGenerated((string Iface, byte[] Bytes)[] generated)
+    {
+        foreach (var (iface, bytes) in generated) DeliverToEndpoint(iface, bytes);
     }
 
     private void DeliverToEndpoint(string fwIface, byte[] bytes)
@@ -351,8 +382,10 @@ public sealed class ScenarioRunner : IEngineObserver
         {
             SockState.Established => "connected",
             SockState.Refused => "refused",
+            SockState.Error => "error",
             _ => "timeout",
         };
+        if (sock.Errno != null) res["errno"] = sock.Errno;
         if (result == "timeout") _time.AdvanceMilliseconds(timeout);
         res["result"] = result;
         res["connect_ms"] = result == "timeout" ? timeout : 0.4;

@@ -58,6 +58,10 @@ public class OracleExampleTests
         // elsewhere inside the 64240-byte window it gets a challenge ACK and the request stays (the
         // retransmitted SYN then falls in the 500 ms rate limit); outside the window nothing happens.
         { "request-rst.rules", "request-rst.scenario.jsonl", null, "request-rst.result.nft.json" },
+        // Recorded with oracle-run --backend nft: what REJECT does to a real connect(). A RST refuses it;
+        // an ICMPv4 error ends it with icmp_err_convert's errno (port unreachable: refused), the 7th
+        // within a second is rate limited (timeout).
+        { "connect-errors.rules", "connect-errors.scenario.jsonl", null, "connect-errors.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

@@ -137,7 +137,9 @@ public static class Comparator
             }
             if (Prop(kl, "connect") is { ValueKind: JsonValueKind.Object } kc && Prop(ol, "connect") is { ValueKind: JsonValueKind.Object } oc)
             {
-                string? kr = Str(kc, "result"), or = Str(oc, "result");
+                // The result, with the errno of an "error" (ENETUNREACH, EHOSTUNREACH, ...).
+                string? kr = Str(kc, "result") + (Str(kc, "errno") is string ke ? " " + ke : "");
+                string? or = Str(oc, "result") + (Str(oc, "errno") is string oe ? " " + oe : "");
                 if (kr != or) list.Add(new("connect", where, kr ?? "none", or ?? "none") { Line = (int)n });
             }
             var kp = Arr(kl, "packets");
