@@ -25,8 +25,15 @@ public sealed class SystemdContainerFactAttribute : FactAttribute
             Skip = "systemd-check needs Linux";
             return;
         }
-        var (rc, output) = SystemdTests.Run(SystemdTests.CheckScript, "--probe", "--bin", AppContext.BaseDirectory);
-        if (rc != 0) Skip = output.Trim();
+        try
+        {
+            var (rc, output) = SystemdTests.Run(SystemdTests.CheckScript, "--probe", "--bin", AppContext.BaseDirectory);
+            if (rc != 0) Skip = output.Trim();
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            Skip = "systemd-check not found: " + e.Message;
+        }
     }
 }
 
