@@ -13,7 +13,7 @@ namespace SharpTables.Daemon;
 /// commands on DIR/control.sock until SIGINT or SIGTERM, then removes the diversion and writes
 /// the live counters to the state files. LOG lines go to syslog (/dev/log) and DIR/events.jsonl
 /// (<see cref="LogOutput"/>). Prints "sharptablesd: ready ..." on stderr once packets flow and the
-/// control socket listens.
+/// control socket listens, and then tells systemd it is ready (<see cref="SystemdNotify"/>).
 /// </summary>
 public static class Program
 {
@@ -109,6 +109,8 @@ public static class Program
         string queues = options.Queues == 1 ? $"queue {options.Queue}" : $"queues {options.Queue}-{options.Queue + options.Queues - 1}";
         log.WriteLine($"sharptablesd: ready: {queues}, {dir}, IPv4 diverted at {daemon.DivertedIPv4}, IPv6 at {daemon.DivertedIPv6}, " +
                       (options.FailOpen ? "fail-open" : "fail-closed"));
+        // Under systemd (Type=notify), `systemctl start` returns only now that the rules are in force.
+        SystemdNotify.Send(Environment.GetEnvironmentVariable(SystemdNotify.Variable), "READY=1");
         stop.Wait();
         control.Stop();
         daemon.Stop();
