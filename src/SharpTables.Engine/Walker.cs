@@ -259,7 +259,7 @@ public sealed partial class NetfilterEngine
         if (p.Info.Version != 4) return;
         uint src = (uint)p.Info.Source, dst = (uint)p.Info.Destination;
         if (!OnLink(iface, src) || !OnLink(iface, dst)) return;
-        if (!Targets.RedirectLimiter.For(State).Allow(src)) return;
+        if (!Targets.IcmpRateLimiter.For(State).RedirectAllow(src)) return;
         QueueIcmpError(p, 5, 1, dst);
     }
 

@@ -62,6 +62,11 @@ public class OracleExampleTests
         // an ICMPv4 error ends it with icmp_err_convert's errno (port unreachable: refused), the 7th
         // within a second is rate limited (timeout).
         { "connect-errors.rules", "connect-errors.scenario.jsonl", null, "connect-errors.result.nft.json" },
+        // Recorded with oracle-run --backend nft --topology router: the host redirect and the ICMP error
+        // limit share the sender's inet_peer. A first redirect to a host not heard from for 20 s empties
+        // its ICMP tokens, so REJECT's port unreachable right after it (and for the next second) is not
+        // sent; to a host that got an ICMP error a moment ago both go out.
+        { "redirect-ratelimit.rules", "redirect-ratelimit.scenario.jsonl", null, "redirect-ratelimit.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

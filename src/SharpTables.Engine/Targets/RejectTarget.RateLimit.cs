@@ -38,11 +38,20 @@ public sealed class IcmpRateLimiter
     private uint _stamp;
     private ushort _nextIpId = 1;
 
+    /// <summary>An inet_peer's rate fields, which the ICMP error limit and the redirect limit share.</summary>
     private struct Peer
     {
         public ulong Tokens;
         public ulong Last;
+        public int Redirects;
     }
+
+    /// <summary>ip_rt_redirect_number: after this many unheeded redirects none are sent until the host is quiet.</summary>
+    private const int RedirectNumber = 9;
+    /// <summary>ip_rt_redirect_load (HZ/50): the n-th redirect waits load &lt;&lt; (n-1) after the previous one.</summary>
+    private const ulong RedirectLoad = EngineClock.Hz / 50;
+    /// <summary>ip_rt_redirect_silence: a quiet spell this long starts the count over.</summary>
+    private const ulong RedirectSilence = RedirectLoad << (RedirectNumber + 1);
 
     private IcmpRateLimiter(EngineClock clock) => _clock = clock;
 
@@ -143,10 +152,39 @@ public sealed class IcmpRateLimiter
         }
     }
 
-    /// <summary>inet_peer_xrlim_allow on the destination's bucket.</summary>
-    private bool PeerTokens(Dictionary<UInt128, Peer> peers, UInt128 destination, ulong timeout)
+    /// <summary>
+    /// ip_rt_send_redirect's limit for a redirect to <paramref name="destination"/> (IPv4, host order in
+    /// the low 32 bits); counts it when it may go. After a quiet spell the count starts over and the
+    /// peer's ICMP tokens are emptied; the first redirect goes at once, the n-th only when 20 ms &lt;&lt;
+    /// (n-1) passed since the previous one, none after 9 unheeded ones. Sending one resets the time the
+    /// ICMP error limit counts tokens from, so a host just sent a redirect gets no ICMP error at once.
+    /// </summary>
+    public bool RedirectAllow(UInt128 destination)
     {
-        ulong now = _clock.Jiffies;
+        lock (_lock)
+        {
+            ulong now = _clock.Jiffies;
+            ref var peer = ref GetPeer(_peers4, destination, now, RateLimitJiffies);
+            if (now > peer.Last + RedirectSilence)
+            {
+                peer.Tokens = 0;
+                peer.Redirects = 0;
+            }
+            if (peer.Redirects >= RedirectNumber)
+            {
+                peer.Last = now;
+                return false;
+            }
+            if (peer.Redirects != 0 && now <= peer.Last + (RedirectLoad << peer.Redirects)) return false;
+            peer.Last = now;
+            peer.Redirects++;
+            return true;
+        }
+    }
+
+    /// <summary>inet_getpeer: the destination's peer, created with an empty bucket last touched a minute ago.</summary>
+    private static ref Peer GetPeer(Dictionary<UInt128, Peer> peers, UInt128 destination, ulong now, ulong timeout)
+    {
         if (peers.Count >= PeerSweepThreshold) Sweep(peers, now, timeout);
         ref var peer = ref CollectionsMarshal.GetValueRefOrAddDefault(peers, destination, out bool exists);
         if (!exists)
@@ -155,6 +193,14 @@ public sealed class IcmpRateLimiter
             peer.Tokens = 0;
             peer.Last = now - 60 * EngineClock.Hz;
         }
+        return ref peer;
+    }
+
+    /// <summary>inet_peer_xrlim_allow on the destination's bucket.</summary>
+    private bool PeerTokens(Dictionary<UInt128, Peer> peers, UInt128 destination, ulong timeout)
+    {
+        ulong now = _clock.Jiffies;
+        ref var peer = ref GetPeer(peers, destination, now, timeout);
         ulong token = peer.Tokens;
         ulong delta = now - peer.Last;
         if (delta != 0)
@@ -176,7 +222,7 @@ public sealed class IcmpRateLimiter
     private static void Sweep(Dictionary<UInt128, Peer> peers, ulong now, ulong timeout)
     {
         foreach (var (address, peer) in peers)
-            if (now - peer.Last + peer.Tokens >= BurstFactor * timeout) peers.Remove(address);
+            if (now - peer.Last + peer.Tokens >= BurstFactor * timeout && now - peer.Last > RedirectSilence) peers.Remove(address);
     }
 
     /// <summary>
