@@ -258,6 +258,9 @@ public class ComparatorTests
     [InlineData("out", """{"verdict":"dropped","hooks_seen":{"prerouting":0,"input":0,"forward":0,"output":0,"postrouting":0}}""", false)]
     [InlineData("local", """{"verdict":"accepted","send_error":"EPERM","hooks_seen":{"prerouting":1,"input":1,"forward":0,"output":1,"postrouting":1}}""", true)]
     [InlineData("local", """{"verdict":"dropped","hooks_seen":{"prerouting":1,"input":0,"forward":0,"output":1,"postrouting":1}}""", false)]
+    // seed31003-b0088 line 110: an SYN+RST+ACK the fw sent, dropped in mangle OUTPUT (EPERM), yet "seen" coming in
+    // on lo: a kernel packet with the marker's ID. A re-recording saw it nowhere.
+    [InlineData("out", """{"verdict":"dropped","send_error":"EPERM","hooks_seen":{"prerouting":1,"input":1,"forward":0,"output":0,"postrouting":0}}""", true)]
     public void A_packet_counted_together_with_a_kernel_packet_of_the_same_id_is_recognised(string dir, string packet, bool collided) =>
         Assert.Equal(collided, Comparator.Collided(dir, Packet(packet)));
 
