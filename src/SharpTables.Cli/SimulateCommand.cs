@@ -17,6 +17,7 @@ internal static class SimulateCommand
     public const string Usage = """
         Usage: sharptables simulate [--rules FILE] [--rules6 FILE] --scenario FILE.jsonl [--json] [--trace]
                                     [--topology-from ORACLE_RESULT.json] [--settle-ms MS] [--isn N]
+                                    [--isn-flip LINE[,LINE...]]
                sharptables simulate [--rules FILE] [--rules6 FILE] --pcap CAPTURE [--local ADDR[,ADDR...]]
                                     [--in-iface IF] [--out-iface IF] [--write-accepted FILE.pcap]
                                     [--summary] [--trace] [--json]
@@ -31,6 +32,7 @@ internal static class SimulateCommand
         bool json = false, trace = false, summary = false;
         double settle = 30;
         uint isn = ScenarioOptions.DefaultIsnBase;
+        var isnFlip = new HashSet<int>();
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
@@ -43,6 +45,11 @@ internal static class SimulateCommand
                 case "--topology-from": topologyFrom = Next(); break;
                 case "--settle-ms": settle = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--isn": isn = ParseIsn(a, Next()); break;
+                case "--isn-flip":
+                    foreach (var line in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                        isnFlip.Add(int.TryParse(line, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int l) && l > 0
+                            ? l : throw new UsageException($"option {a}: {line} is not a scenario line number"));
+                    break;
                 case "--pcap": pcap = Next(); break;
                 case "--local":
                     foreach (var addr in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -70,6 +77,7 @@ internal static class SimulateCommand
             OracleResult = oracle,
             SettleMs = settle,
             IsnBase = isn,
+            IsnFlipLines = isnFlip,
             Trace = trace ? (n, s) => traces.Add((n, s)) : null,
         });
         var result = runner.Run();

@@ -444,7 +444,14 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
 
     private double Now => nowMs?.Invoke() ?? 0;
 
-    private uint NextIsn() => _isn += 0x01000193;
+    private uint NextIsn()
+    {
+        _isn += 0x01000193;
+        return IsnChosen?.Invoke(_isn) ?? _isn;
+    }
+
+    /// <summary>Sees (and may move) every initial sequence number this stack chooses.</summary>
+    public Func<uint, uint>? IsnChosen { get; init; }
 
     private static void ReadSynOptions(ReadOnlySpan<byte> packet, in PacketInfo info, TcpSock s)
     {

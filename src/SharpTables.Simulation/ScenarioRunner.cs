@@ -23,6 +23,13 @@ public sealed class ScenarioOptions
     /// random; a second run with the base moved by 2^31 shows the other outcome.
     /// </summary>
     public uint IsnBase { get; init; } = DefaultIsnBase;
+    /// <summary>
+    /// Scenario lines whose packets make the fw choose ISNs 2^31 away from the usual ones (--isn-flip):
+    /// the kernel draws each connection's ISN on its own, so one run can put some connections in
+    /// one half and the rest in the other. The lines that made the fw choose an ISN at all are
+    /// reported in the result's <c>isn_lines</c>.
+    /// </summary>
+    public IReadOnlySet<int> IsnFlipLines { get; init; } = new HashSet<int>();
     /// <summary>The first initial sequence number a simulated stack chooses unless told otherwise.</summary>
     public const uint DefaultIsnBase = 0x10000000;
 }
@@ -43,6 +50,9 @@ public sealed class ScenarioRunner : IEngineObserver
     private readonly Ruleset _v4;
     private readonly Ruleset? _v6;
     private readonly HostStack _fw, _client, _backend;
+    /// <summary>The scenario line being run, and the lines during which the fw chose a TCP ISN.</summary>
+    private int _line;
+    private readonly SortedSet<int> _isnLines = [];
     private readonly List<(int Level, string Text, long Packet)> _log = [];
     private readonly Dictionary<int, double> _lineTimes = new();
     private readonly Dictionary<int, double> _packetTimes = new();
@@ -73,7 +83,14 @@ public sealed class ScenarioRunner : IEngineObserver
         _v4 = ipv4;
         _v6 = ipv6;
         _engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));
-        _fw = new HostStack("fw", quiet: false, SharpTables.Engine.Targets.IcmpRateLimiter.For(state), net.IsLocal, () => Now, _options.IsnBase);
+        _fw = new HostStack("fw", quiet: false, SharpTables.Engine.Targets.IcmpRateLimiter.For(state), net.IsLocal, () => Now, _options.IsnBase)
+        {
+            IsnChosen = isn =>
+            {
+                _isnLines.Add(_line);
+                return _options.IsnFlipLines.Contains(_line) ? isn + 0x80000000u : isn;
+            },
+        };
         _client = new HostStack("client", quiet: true, null, (v, a) => a == Topology.Address("client/eth0", v == 6));
         _backend = new HostStack("backend", quiet: true, null, (v, a) => a == Topology.Address("backend/eth0", v == 6));
     }
@@ -151,6 +168,7 @@ public sealed class ScenarioRunner : IEngineObserver
             }
             if (it.Has("delay_ms")) _time.AdvanceMilliseconds(it.Num("delay_ms", 0));
             if (_lineTimes.TryGetValue(it.Line, out var lt)) AdvanceTo(lt);
+            _line = it.Line;
             var rec = new JsonObject
             {
                 ["line"] = it.Line, ["type"] = it.Type, ["label"] = it.Label, ["dir"] = it.Dir, ["t_ms"] = Math.Round(Now, 3),
@@ -329,16 +347,21 @@ public sealed class ScenarioRunner : IEngineObserver
         return seen;
     }
 
-    /// <summary>Packets the engine made while judging another (REJECT replies, ICMP errors of the forwarding path) that left through eth0/eth1.</summary>
-    private readonly List<(string Iface, byte[] Bytes)> _generated = [];
+    /// <summary>
+    /// Packets the engine made while judging another (REJECT replies, ICMP errors of the forwarding
+    /// path) that left through eth0/eth1 or came back to the fw itself over lo (Iface null): a RST
+    /// REJECT makes of the fw's own SYN-ACK reaches its request socket.
+    /// </summary>
+    private readonly List<(string? Iface, byte[] Bytes)> _generated = [];
 
     void IEngineObserver.OnLocalOut(Packet p, in PacketResult result)
     {
-        if (result.Verdict == Verdict.Accept && !result.Local && result.Out is { IsLoopback: false } iface)
-            _generated.Add((iface.Name, p.Bytes.ToArray()));
+        if (result.Verdict != Verdict.Accept) return;
+        if (result.Local) _generated.Add((null, p.Bytes.ToArray()));
+        else if (result.Out is { IsLoopback: false } iface) _generated.Add((iface.Name, p.Bytes.ToArray()));
     }
 
-    private (string Iface, byte[] Bytes)[] TakeGenerated()
+    private (string? Iface, byte[] Bytes)[] TakeGenerated()
     {
         if (_generated.Count == 0) return [];
         var taken = _generated.ToArray();
@@ -347,9 +370,14 @@ public sealed class ScenarioRunner : IEngineObserver
     }
 
     /// <summary>The endpoints receive what the engine made (a RST or ICMP error ends a connection attempt there).</summary>
-    private void DeliverGenerated((string Iface, byte[] Bytes)[] generated)
+    private void DeliverGenerated((string? Iface, byte[] Bytes)[] generated)
     {
-        foreach (var (iface, bytes) in generated) DeliverToEndpoint(iface, bytes);
+        foreach (var (iface, bytes) in generated)
+        {
+            // REJECT's packets carry no conntrack entry of their own that an answer could inherit.
+            if (iface == null) Answer(default, bytes);
+            else DeliverToEndpoint(iface, bytes);
+        }
     }
 
     private void DeliverToEndpoint(string fwIface, byte[] bytes)
@@ -550,6 +578,7 @@ public sealed class ScenarioRunner : IEngineObserver
             ["conntrack"] = new JsonArray(_engine.State.Conntrack.ProcLines()
                 .Select(l => (JsonNode)System.Text.RegularExpressions.Regex.Replace(l.TrimEnd(), " +", " ")).ToArray()),
             ["log"] = new JsonArray(_log.Select(l => (JsonNode)new JsonObject { ["level"] = l.Level, ["text"] = l.Text }).ToArray()),
+            ["isn_lines"] = new JsonArray(_isnLines.Select(l => (JsonNode)l).ToArray()),
         };
     }
 }

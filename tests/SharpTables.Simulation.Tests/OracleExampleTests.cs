@@ -67,6 +67,11 @@ public class OracleExampleTests
         // its ICMP tokens, so REJECT's port unreachable right after it (and for the next second) is not
         // sent; to a host that got an ICMP error a moment ago both go out.
         { "redirect-ratelimit.rules", "redirect-ratelimit.scenario.jsonl", null, "redirect-ratelimit.result.nft.json" },
+        // Recorded with oracle-run --backend nft: REJECT --reject-with tcp-reset of the host's own SYN-ACK.
+        // The RST comes back over lo to the request socket and drops it, so every new SYN gets a SYN-ACK
+        // (and a RST) again; and REJECT puts the entry in CLOSE (nf_ct_set_closing), so 10.5 s later it
+        // is gone and an ACK of that connection is NEW.
+        { "reject-closing.rules", "reject-closing.scenario.jsonl", null, "reject-closing.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

@@ -248,6 +248,29 @@ public sealed class ConntrackTable
     /// <summary>nf_conntrack_find_get: the live entry with this tuple in either direction.</summary>
     public Connection? Find(in ConnTuple tuple, ushort zone, out ConnDirection dir) => Find(tuple, zone, Clock.Jiffies32, out dir);
 
+    /// <summary>
+    /// nf_ct_set_closing (Linux 6.8, backported to 6.1): REJECT --reject-with tcp-reset switches the
+    /// confirmed TCP entry of the packet it answers to CLOSE, with CLOSE's 10 s timeout, because the
+    /// RST it sends carries that entry and so never passes conntrack itself. Unconfirmed entries,
+    /// other protocols and fixed timeouts are left alone, and an entry in CLOSE keeps its timeout.
+    /// </summary>
+    public void SetClosing(Connection? ct)
+    {
+        if (ct is null || ct.Protocol != IpProtocol.Tcp || !ct.Has(ConnStatus.Confirmed)) return;
+        ct.EnterTracking();
+        try
+        {
+            var old = ct.TcpState;
+            ct.TcpState = TcpConntrackState.Close;
+            if (old == TcpConntrackState.Close || ct.Has(ConnStatus.FixedTimeout)) return;
+            ct.Timeout = unchecked(TcpTracker.Timeouts[(int)TcpConntrackState.Close] + Clock.Jiffies32);
+        }
+        finally
+        {
+            ct.ExitTracking();
+        }
+    }
+
     /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
     public void Kill(Connection ct)
     {

@@ -126,6 +126,38 @@ public class ConntrackTests
     }
 
     [Fact]
+    public void Reject_with_tcp_reset_closes_the_entry_for_ten_seconds()
+    {
+        // nf_ct_set_closing (tests/fixtures/examples/reject-closing): the RST REJECT sends carries the
+        // entry and never passes conntrack, so REJECT itself switches a confirmed TCP entry to CLOSE.
+        var h = new Harness();
+        h.Receive(Tcp(Client, Fw, 40020, 80, Syn, seq: 1000));
+        var established = h.Send(Tcp(Fw, Client, 80, 40020, Syn | Ack, seq: 5000, ack: 1001));
+        var reject = Reject(h, "--reject-with", "tcp-reset");
+        reject.Execute(established, new TargetContext(h.State, "filter", "OUTPUT", 1));
+        Assert.Equal(["ipv4 2 tcp 6 10 CLOSE src=198.51.100.2 dst=198.51.100.1 sport=40020 dport=80 src=198.51.100.1 dst=198.51.100.2 sport=80 dport=40020 mark=0 zone=0 use=2"], h.Proc());
+        // In CLOSE already: the timeout is left running.
+        h.Time.AdvanceMilliseconds(4000);
+        reject.Execute(established, new TargetContext(h.State, "filter", "OUTPUT", 1));
+        Assert.Contains(" 6 CLOSE ", h.Proc()[0]);
+        h.Time.AdvanceMilliseconds(6100);
+        Assert.Empty(h.Proc());
+
+        // An ICMP error instead of the RST, or an entry not confirmed yet: nothing changes.
+        var h2 = new Harness();
+        h2.Receive(Tcp(Client, Fw, 40021, 80, Syn, seq: 1000));
+        var synAck = h2.Send(Tcp(Fw, Client, 80, 40021, Syn | Ack, seq: 5000, ack: 1001));
+        Reject(h2).Execute(synAck, new TargetContext(h2.State, "filter", "OUTPUT", 1));
+        var fresh = h2.Receive(Tcp(Client, Fw, 40022, 80, Syn, seq: 1000), confirm: false);
+        Reject(h2, "--reject-with", "tcp-reset").Execute(fresh, new TargetContext(h2.State, "filter", "INPUT", 1));
+        Assert.Equal(TcpConntrackState.SynSent, fresh.Conn!.TcpState);
+        Assert.Contains(" SYN_RECV ", Assert.Single(h2.Proc()));
+    }
+
+    private static CompiledTarget Reject(Harness h, params string[] with) =>
+        SharpTables.Engine.Tests.Output.TestPackets.CompileTarget(h.State, "OUTPUT", ["-p", "tcp", "-j", "REJECT", .. with]);
+
+    [Fact]
     public void Rst_as_the_only_reply_deletes_the_entry()
     {
         // oracle run: SYN+URG and PSH+ACK to a closed port leave no entry: the RST answer kills it
