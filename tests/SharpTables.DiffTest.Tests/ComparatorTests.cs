@@ -261,6 +261,11 @@ public class ComparatorTests
     // seed31003-b0088 line 110: an SYN+RST+ACK the fw sent, dropped in mangle OUTPUT (EPERM), yet "seen" coming in
     // on lo: a kernel packet with the marker's ID. A re-recording saw it nowhere.
     [InlineData("out", """{"verdict":"dropped","send_error":"EPERM","hooks_seen":{"prerouting":1,"input":1,"forward":0,"output":0,"postrouting":0}}""", true)]
+    // seed31004-b0076 line 79: a spoofed SYN the fw sent, dropped in filter OUTPUT (EPERM) like the three sent
+    // beside it, yet "seen" after POSTROUTING, whose observer runs after every table. A POSTROUTING drop shows
+    // OUTPUT only.
+    [InlineData("local", """{"verdict":"dropped","send_error":"EPERM","hooks_seen":{"prerouting":0,"input":0,"forward":0,"output":1,"postrouting":1}}""", true)]
+    [InlineData("local", """{"verdict":"dropped","send_error":"EPERM","hooks_seen":{"prerouting":0,"input":0,"forward":0,"output":1,"postrouting":0}}""", false)]
     public void A_packet_counted_together_with_a_kernel_packet_of_the_same_id_is_recognised(string dir, string packet, bool collided) =>
         Assert.Equal(collided, Comparator.Collided(dir, Packet(packet)));
 

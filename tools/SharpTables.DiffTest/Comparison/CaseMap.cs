@@ -25,6 +25,9 @@ internal sealed class CaseMap
                 Features[c.GetProperty("id").GetInt32()] = c.GetProperty("features").EnumerateArray().Select(x => x.GetString()!).ToList();
     }
 
+    /// <summary>The case a scenario line (1-based) belongs to, or null for setup lines.</summary>
+    public int? CaseOfLine(int line) => line >= 1 && line - 1 < _lineCases.Count && _lineCases[line - 1] >= 0 ? _lineCases[line - 1] : null;
+
     /// <summary>Features per case id.</summary>
     public Dictionary<int, List<string>> Features { get; }
 
@@ -41,8 +44,7 @@ internal sealed class CaseMap
             // A built-in chain's own policy counter belongs to the tail case.
             return m.Kind.StartsWith("policy", StringComparison.Ordinal) ? 0 : null;
         }
-        if (m.Line is int line && line >= 1 && line - 1 < _lineCases.Count)
-            return _lineCases[line - 1] is >= 0 and var c ? c : null;
+        if (m.Line is int line) return CaseOfLine(line);
         if (m.List is { } list && s_caseChain.Match(list) is { Success: true } lm) return int.Parse(lm.Groups[1].Value);
         if (m.LogText is { } text && _logCase.Match(text) is { Success: true } gm) return int.Parse(gm.Groups[1].Value);
         return null;

@@ -10,39 +10,70 @@ internal sealed class BatchReport(string dir, List<Mismatch> mismatches, CaseMap
     public string Dir { get; } = dir;
     public List<Mismatch> Mismatches { get; } = mismatches;
     public int CaseCount { get; } = caseCount;
-    /// <summary>Cases that agree with the kernel only in the run with the fw's ISNs in the other half (see <see cref="Judge"/>).</summary>
+    /// <summary>Cases that agree with the kernel only with some of the fw's ISNs in the other half (see <see cref="Judge"/>).</summary>
     public int IsnDependentCases { get; private init; }
 
+    /// <summary>At most this many ISN-choosing lines of one case are tried in both halves (2^n - 1 more runs at worst).</summary>
+    public const int MaxFlippedLines = 5;
+
     /// <summary>
-    /// Simulates a batch and compares it with the kernel's result. The fw's TCP stack picks random
-    /// initial sequence numbers in the kernel, which no simulator can know, and a crafted packet that
-    /// acknowledges the fw's SYN-ACK with some other number is outside conntrack's window either above
-    /// (INVALID: no NAT, no state) or below (ignored: the entry still applies), depending on which half of
-    /// the sequence space that random ISN fell in. So a batch with disagreeing cases is simulated again
-    /// with every fw ISN moved by 2^31 (<see cref="Simulator.OtherIsn"/>): a case that agrees in that run
-    /// agrees with one of the kernel's possible choices, made independently per connection. Cases that
-    /// do not touch the fw's sequence numbers come out the same in both runs.
+    /// Simulates a batch and compares it with the kernel's result. The fw's TCP stack picks a random
+    /// initial sequence number for each connection in the kernel, which no simulator can know, and a
+    /// crafted packet that acknowledges the fw's SYN-ACK with some other number is outside conntrack's
+    /// window either above (INVALID: no NAT, no state) or below (ignored: the entry still applies),
+    /// depending on which half of the sequence space that ISN fell in. So when cases disagree, the
+    /// batch is simulated again with the ISNs chosen during some of those cases' lines moved by 2^31
+    /// (<c>--isn-flip</c>; the first run reports which lines chose one): every combination of halves
+    /// for up to <see cref="MaxFlippedLines"/> lines per case, all disagreeing cases in the same runs.
+    /// A case that agrees in one of them agrees with one of the kernel's possible draws. The report is
+    /// then that of one last run with every case's agreeing choice together, so counters shared by all
+    /// cases must agree too. Cases whose lines chose no ISN are not run again.
     /// </summary>
     public static BatchReport Judge(Simulator sim, string dir)
     {
-        var first = Run(sim, dir, null);
+        var (first, isnLines) = Run(sim, dir, []);
         if (first.Mismatches.Count == 0 || first.Mismatches.Any(m => m.Kind == "simulator")) return first;
-        var other = Run(sim, dir, Simulator.OtherIsn);
-        var otherFailing = other.ByCase();
-        var kept = new List<Mismatch>();
-        int dependent = 0;
-        foreach (var (id, list) in first.ByCase())
+        var flippable = first.ByCase().Keys.Where(id => id >= 0)
+            .Select(id => (Id: id, Lines: isnLines.Where(l => first.Cases.CaseOfLine(l) == id).Take(MaxFlippedLines).ToArray()))
+            .Where(c => c.Lines.Length > 0)
+            .ToDictionary(c => c.Id, c => c.Lines);
+        int width = flippable.Values.Select(a => a.Length).DefaultIfEmpty(0).Max();
+        var chosen = new Dictionary<int, int[]>();
+        for (int combo = 1; combo < 1 << width && chosen.Count < flippable.Count; combo++)
         {
-            if (id >= 0 && !otherFailing.ContainsKey(id)) dependent++;
-            else kept.AddRange(list);
+            var flips = new Dictionary<int, int[]>();
+            foreach (var (id, lines) in flippable)
+                if (!chosen.ContainsKey(id) && lines.Where((_, i) => (combo >> i & 1) != 0).ToArray() is { Length: > 0 } f)
+                    flips[id] = f;
+            if (flips.Count == 0) continue;
+            var (run, _) = Run(sim, dir, flips.Values.SelectMany(f => f).Order().ToArray());
+            if (run.Mismatches.Any(m => m.Kind == "simulator")) break;
+            var stillFailing = run.ByCase();
+            foreach (var (id, f) in flips)
+                if (!stillFailing.ContainsKey(id)) chosen[id] = f;
         }
-        return new BatchReport(dir, kept, first.Cases, first.CaseCount) { IsnDependentCases = dependent };
+        if (chosen.Count == 0) return first;
+        // One run with every case's choice: the built-in chains' policy counters add up all cases
+        // (they are reported under the tail case), so only that run can show them agreeing.
+        var (final, _) = Run(sim, dir, chosen.Values.SelectMany(f => f).Order().ToArray());
+        var finalFailing = final.ByCase();
+        return new BatchReport(dir, final.Mismatches, first.Cases, first.CaseCount)
+        {
+            IsnDependentCases = chosen.Keys.Count(id => !finalFailing.ContainsKey(id)),
+        };
     }
 
-    private static BatchReport Run(Simulator sim, string dir, uint? isn)
+    private static (BatchReport Report, int[] IsnLines) Run(Simulator sim, string dir, int[] isnFlip)
     {
-        var (doc, error) = sim.Run(dir, isn);
-        using (doc) return doc == null ? Failed(dir, error!) : Create(dir, doc.RootElement);
+        var (doc, error) = sim.Run(dir, isnFlip);
+        if (doc == null) return (Failed(dir, error!), []);
+        using (doc)
+        {
+            int[] lines = doc.RootElement.TryGetProperty("isn_lines", out var l) && l.ValueKind == JsonValueKind.Array
+                ? l.EnumerateArray().Select(x => x.GetInt32()).ToArray()
+                : [];
+            return (Create(dir, doc.RootElement), lines);
+        }
     }
 
     private CaseMap Cases { get; } = cases;

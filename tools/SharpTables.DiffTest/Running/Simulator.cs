@@ -21,24 +21,18 @@ internal sealed class Simulator(Func<string[], (int Exit, string Stdout, string 
     /// <summary>The repository's ./sharptables script.</summary>
     public static string DefaultPath(string repoRoot) => Path.Combine(repoRoot, "sharptables");
 
-    /// <summary>
-    /// The fw's first initial sequence number in the second run of a batch: the simulator's default
-    /// (0x10000000) moved by 2^31, so every connection's ISN lies in the other half of the sequence space.
-    /// </summary>
-    public const uint OtherIsn = 0x90000000;
-
-    /// <summary>The simulate command line for a batch directory (with <c>--isn</c> when <paramref name="isn"/> is given).</summary>
-    public static string[] Arguments(string batchDir, uint? isn = null) =>
+    /// <summary>The simulate command line for a batch directory (with <c>--isn-flip</c> when lines are given).</summary>
+    public static string[] Arguments(string batchDir, IReadOnlyCollection<int>? isnFlip = null) =>
     [
         "simulate", "--rules", Path.Combine(batchDir, BatchFiles.Rules), "--scenario", Path.Combine(batchDir, BatchFiles.Scenario),
         "--json", "--topology-from", Path.Combine(batchDir, BatchFiles.Oracle),
-        .. isn is uint n ? (string[])["--isn", "0x" + n.ToString("x8", System.Globalization.CultureInfo.InvariantCulture)] : [],
+        .. isnFlip is { Count: > 0 } ? (string[])["--isn-flip", string.Join(',', isnFlip)] : [],
     ];
 
     /// <summary>Our result for the batch, or the reason there is none.</summary>
-    public (JsonDocument? Result, string? Error) Run(string batchDir, uint? isn = null)
+    public (JsonDocument? Result, string? Error) Run(string batchDir, IReadOnlyCollection<int>? isnFlip = null)
     {
-        var (exit, stdout, stderr) = run(Arguments(batchDir, isn));
+        var (exit, stdout, stderr) = run(Arguments(batchDir, isnFlip));
         if (exit != 0)
             return (null, $"sharptables simulate exited {exit}: {string.Join(" / ", stderr.Trim().Split('\n').Take(3))}");
         try
