@@ -54,6 +54,10 @@ public sealed class Packet
     public bool ConntrackDone;
     /// <summary>The raw table's CT target asked for a zone / helper; kept for completeness.</summary>
     public ushort Zone;
+    /// <summary>A CT target attached its template (a later CT rule leaves the packet alone).</summary>
+    public bool CtTemplate;
+    /// <summary>The helper the CT template names, when SharpTables implements it (see <see cref="Conntrack.ConnHelper.Implemented"/>).</summary>
+    public string? CtHelper;
 
     /// <summary>Hooks this packet entered (PREROUTING) or passed (the others), like an observer at priority -500/+500 would see.</summary>
     public HookMask Seen;
@@ -88,6 +92,8 @@ public sealed class Packet
         Untracked = false;
         ConntrackDone = false;
         Zone = 0;
+        CtTemplate = false;
+        CtHelper = null;
         Seen = HookMask.None;
         Trace = false;
         QueueNumber = 0;

@@ -322,7 +322,10 @@ public sealed partial class NetfilterEngine
                     if (!state.Conntrack.In(p)) { decider.NoRule(); return Verdict.Drop; }
                     break;
                 case StepKind.Confirm:
-                    if (!state.Conntrack.Confirm(p)) { decider.NoRule(); return Verdict.Drop; }
+                    // The helpers and the confirmation run last (priority INT_MAX): an observer after
+                    // every table (oracle-run's, at 500) has seen the packet even when they drop it.
+                    p.Seen |= (HookMask)(1 << (int)hook);
+                    if (!state.Conntrack.Help(p) || !state.Conntrack.Confirm(p)) { decider.NoRule(); return Verdict.Drop; }
                     break;
                 case StepKind.Nat:
                 {

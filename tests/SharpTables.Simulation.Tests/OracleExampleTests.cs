@@ -72,6 +72,12 @@ public class OracleExampleTests
         // (and a RST) again; and REJECT puts the entry in CLOSE (nf_ct_set_closing), so 10.5 s later it
         // is gone and an ACK of that connection is NEW.
         { "reject-closing.rules", "reject-closing.scenario.jsonl", null, "reject-closing.result.nft.json" },
+        // Recorded with oracle-run --backend nft --topology router: the FTP conntrack helper (raw CT --helper ftp).
+        // PORT, EPRT, 227 and 229 announce a data connection that is then RELATED (and matches -m helper),
+        // once; not for another address, not in a packet that does not start a line, not for the first
+        // data of each side; lower case is fine; a second PORT replaces the first (one expectation); an
+        // unparsable PORT is dropped by the helper, so the next one is not read.
+        { "ftp-helper.rules", "ftp-helper.scenario.jsonl", null, "ftp-helper.result.nft.json" },
     };
 
     /// <summary>An example file: our recorded fixtures first, then shared/oracle/examples.</summary>

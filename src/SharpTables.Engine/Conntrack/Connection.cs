@@ -163,6 +163,10 @@ public sealed class Connection
     public uint UdpStreamTimestamp;
     /// <summary>Index of the interface MASQUERADE picked (nat->masq_index), 0 when none.</summary>
     public int MasqueradeIndex;
+    /// <summary>The conntrack helper attached to this connection (CT --helper), or null.</summary>
+    public ConnHelper? Helper;
+    /// <summary>The connection whose helper expected this one (ct->master; <see cref="ConnStatus.Expected"/> is set).</summary>
+    public Connection? Master;
 
     // Table bookkeeping: insertion-ordered list of confirmed entries and the NAT by-source chain.
     internal Connection? ListPrev, ListNext;
@@ -217,6 +221,8 @@ public sealed class Connection
         TcpRetrans = 0;
         UdpStreamTimestamp = 0;
         MasqueradeIndex = 0;
+        Helper = null;
+        Master = null;
         ListPrev = ListNext = BySourceNext = null;
         InBySource = false;
     }

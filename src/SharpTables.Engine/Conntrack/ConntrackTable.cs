@@ -140,6 +140,17 @@ public sealed class ConntrackTable
             conn.Reply = reply;
             conn.Zone = p.Zone;
             dir = ConnDirection.Original;
+            // init_conntrack: an expected connection is RELATED to its master and gets no helper of
+            // its own; any other one gets the template's helper.
+            if (Volatile.Read(ref _expectCount) > 0 && TakeExpectation(tuple, p.Zone, now) is { } master)
+            {
+                conn.Master = master;
+                conn.SetStatus(ConnStatus.Expected);
+            }
+            else if (p.CtHelper != null)
+            {
+                conn.Helper = new ConnHelper(p.CtHelper);
+            }
         }
 
         CtInfo ctinfo;
@@ -271,6 +282,115 @@ public sealed class ConntrackTable
         }
     }
 
+    // ---- expectations (nf_conntrack_expect) -------------------------------------------------
+
+    private readonly List<Expectation> _expectations = [];
+    private int _expectCount;
+
+    /// <summary>
+    /// nf_confirm's helper call: the connection's helper reads the packet before it is confirmed, at
+    /// the end of INPUT or POSTROUTING. False when the helper drops it.
+    /// </summary>
+    public bool Help(Packet p)
+    {
+        if (p.Conn is not { Helper: { } helper } ct || p.Untracked || p.CtInfo == CtInfo.RelatedReply) return true;
+        int len = Math.Min(p.Length, p.Info.TotalLength);
+        return helper.Name != "ftp" || FtpHelper.Help(this, ct, helper, p.Bytes[..Math.Max(len, 0)], p.Info, p.CtInfo);
+    }
+
+    /// <summary>
+    /// nf_ct_expect_related: adds an expectation of <paramref name="master"/>. The same one again
+    /// replaces it; one clashing with another connection's is refused (false: the helper drops
+    /// the packet); over <paramref name="maxExpected"/> the master's oldest goes.
+    /// </summary>
+    internal bool AddExpectation(Connection master, ConnHelper helper, ConnTuple tuple, int maxExpected, uint timeout)
+    {
+        uint now = Clock.Jiffies32;
+        lock (_lock)
+        {
+            PruneExpectationsLocked(now);
+            for (int i = 0; i < _expectations.Count; i++)
+            {
+                var e = _expectations[i];
+                if (!SameZone(e.Master, master) || !ExpectationsOverlap(e.Tuple, tuple)) continue;
+                if (e.Tuple != tuple || e.Master != master) return false; // -EALREADY / -EBUSY
+                RemoveExpectationLocked(i);
+                break;
+            }
+            if (helper.Expecting >= maxExpected)
+            {
+                int oldest = _expectations.FindIndex(e => e.Master == master);
+                if (oldest >= 0) RemoveExpectationLocked(oldest);
+            }
+            _expectations.Add(new Expectation { Tuple = tuple, Master = master, Expires = unchecked(now + timeout) });
+            helper.Expecting++;
+            Volatile.Write(ref _expectCount, _expectations.Count);
+            return true;
+        }
+    }
+
+    /// <summary>The live expectations (a snapshot): tuple (source port 0 = any) and master.</summary>
+    public IReadOnlyList<(ConnTuple Tuple, Connection Master, long SecondsLeft)> Expectations
+    {
+        get
+        {
+            uint now = Clock.Jiffies32;
+            lock (_lock)
+            {
+                PruneExpectationsLocked(now);
+                return _expectations.Select(e => (e.Tuple, e.Master, (long)(uint)(e.Expires - now) / EngineClock.Hz)).ToList();
+            }
+        }
+    }
+
+    /// <summary>nf_ct_find_expectation: the master of the expectation a new connection's tuple meets, which it consumes.</summary>
+    private Connection? TakeExpectation(in ConnTuple tuple, ushort zone, uint now)
+    {
+        lock (_lock)
+        {
+            PruneExpectationsLocked(now);
+            for (int i = 0; i < _expectations.Count; i++)
+            {
+                var e = _expectations[i];
+                if (e.Master.Zone != zone || !e.Master.Has(ConnStatus.Confirmed) || !Expects(e.Tuple, tuple)) continue;
+                RemoveExpectationLocked(i);
+                return e.Master;
+            }
+            return null;
+        }
+    }
+
+    /// <summary>The expectation's tuple with its mask: every field but the source port.</summary>
+    private static bool Expects(in ConnTuple e, in ConnTuple t) =>
+        e.Version == t.Version && e.Protocol == t.Protocol && e.Source == t.Source && e.Destination == t.Destination
+        && e.DestinationPort == t.DestinationPort && (e.SourcePort == 0 || e.SourcePort == t.SourcePort);
+
+    /// <summary>expect_matches / expect_clash: two expectations one connection could meet both.</summary>
+    private static bool ExpectationsOverlap(in ConnTuple a, in ConnTuple b) =>
+        a.Version == b.Version && a.Protocol == b.Protocol && a.Source == b.Source && a.Destination == b.Destination
+        && a.DestinationPort == b.DestinationPort && (a.SourcePort == 0 || b.SourcePort == 0 || a.SourcePort == b.SourcePort);
+
+    private static bool SameZone(Connection a, Connection b) => a.Zone == b.Zone;
+
+    /// <summary>Drops expectations that timed out or whose master is gone (nf_ct_remove_expectations).</summary>
+    private void PruneExpectationsLocked(uint now)
+    {
+        for (int i = _expectations.Count - 1; i >= 0; i--)
+        {
+            var e = _expectations[i];
+            if ((int)(e.Expires - now) <= 0 || e.Master.Dead || IsExpired(e.Master, now) && e.Master.Has(ConnStatus.Confirmed))
+                RemoveExpectationLocked(i);
+        }
+    }
+
+    private void RemoveExpectationLocked(int index)
+    {
+        var e = _expectations[index];
+        _expectations.RemoveAt(index);
+        if (e.Master.Helper is { } h) h.Expecting--;
+        Volatile.Write(ref _expectCount, _expectations.Count);
+    }
+
     /// <summary>nf_ct_delete: removes an entry now (it stays attached to packets that hold it, marked dead).</summary>
     public void Kill(Connection ct)
     {
@@ -293,11 +413,14 @@ public sealed class ConntrackTable
         RemoveBySource(ct);
     }
 
-    /// <summary>Empties the table (conntrack -F).</summary>
+    /// <summary>Empties the table (conntrack -F), expectations included.</summary>
     public void Flush()
     {
         lock (_lock)
+        {
             while (_head != null) KillLocked(_head);
+            PruneExpectationsLocked(Clock.Jiffies32);
+        }
     }
 
     /// <summary>Removes every expired entry (what the kernel's GC worker does in the background).</summary>

@@ -20,7 +20,7 @@ public class GroundTruthTests
         "iptables", "standard",
         "tcp", "udp", "icmp", "state", "conntrack", "recent", "limit", "multiport", "iprange", "comment",
         "mac", "mark", "connmark", "length", "ttl", "pkttype", "addrtype", "hashlimit", "connlimit", "tos",
-        "dscp", "owner", "set",
+        "dscp", "owner", "set", "helper",
         "ACCEPT", "DROP", "RETURN", "QUEUE", "NFQUEUE", "REJECT", "LOG", "NFLOG", "MARK", "CONNMARK", "DNAT",
         "SNAT", "MASQUERADE", "REDIRECT", "NOTRACK", "CT", "TRACE", "TCPMSS", "DSCP", "TOS", "TTL",
     ];
@@ -31,7 +31,7 @@ public class GroundTruthTests
         "standard",
         "tcp", "udp", "icmp6", "frag", "state", "conntrack", "recent", "limit", "multiport", "iprange", "comment",
         "mac", "mark", "connmark", "length", "hl", "pkttype", "addrtype", "hashlimit", "connlimit", "tos",
-        "dscp", "owner", "set",
+        "dscp", "owner", "set", "helper",
         "NFQUEUE", "REJECT", "LOG", "NFLOG", "MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",
         "NOTRACK", "CT", "TRACE", "TCPMSS", "DSCP", "TOS", "HL",
     ];
