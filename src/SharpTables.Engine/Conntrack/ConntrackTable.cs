@@ -293,9 +293,10 @@ public sealed class ConntrackTable
     /// </summary>
     public bool Help(Packet p)
     {
-        if (p.Conn is not { Helper: { } helper } ct || p.Untracked || p.CtInfo == CtInfo.RelatedReply) return true;
+        // Only the FTP helper is ever attached (ConnHelper.Implemented); an untracked packet has no entry.
+        if (p.Conn is not { Helper: { } helper } ct || p.CtInfo == CtInfo.RelatedReply) return true;
         int len = Math.Min(p.Length, p.Info.TotalLength);
-        return helper.Name != "ftp" || FtpHelper.Help(this, ct, helper, p.Bytes[..Math.Max(len, 0)], p.Info, p.CtInfo);
+        return FtpHelper.Help(this, ct, helper, p.Bytes[..Math.Max(len, 0)], p.Info, p.CtInfo);
     }
 
     /// <summary>
@@ -303,8 +304,9 @@ public sealed class ConntrackTable
     /// replaces it; one clashing with another connection's is refused (false: the helper drops
     /// the packet); over <paramref name="maxExpected"/> the master's oldest goes.
     /// </summary>
-    internal bool AddExpectation(Connection master, ConnHelper helper, ConnTuple tuple, int maxExpected, uint timeout)
+    internal bool AddExpectation(Connection master, ConnTuple tuple, int maxExpected, uint timeout)
     {
+        var helper = master.Helper!;
         uint now = Clock.Jiffies32;
         lock (_lock)
         {
@@ -312,7 +314,7 @@ public sealed class ConntrackTable
             for (int i = 0; i < _expectations.Count; i++)
             {
                 var e = _expectations[i];
-                if (!SameZone(e.Master, master) || !ExpectationsOverlap(e.Tuple, tuple)) continue;
+                if (e.Master.Zone != master.Zone || !ExpectationsOverlap(e.Tuple, tuple)) continue;
                 if (e.Tuple != tuple || e.Master != master) return false; // -EALREADY / -EBUSY
                 RemoveExpectationLocked(i);
                 break;
@@ -326,20 +328,6 @@ public sealed class ConntrackTable
             helper.Expecting++;
             Volatile.Write(ref _expectCount, _expectations.Count);
             return true;
-        }
-    }
-
-    /// <summary>The live expectations (a snapshot): tuple (source port 0 = any) and master.</summary>
-    public IReadOnlyList<(ConnTuple Tuple, Connection Master, long SecondsLeft)> Expectations
-    {
-        get
-        {
-            uint now = Clock.Jiffies32;
-            lock (_lock)
-            {
-                PruneExpectationsLocked(now);
-                return _expectations.Select(e => (e.Tuple, e.Master, (long)(uint)(e.Expires - now) / EngineClock.Hz)).ToList();
-            }
         }
     }
 
@@ -369,8 +357,6 @@ public sealed class ConntrackTable
     private static bool ExpectationsOverlap(in ConnTuple a, in ConnTuple b) =>
         a.Version == b.Version && a.Protocol == b.Protocol && a.Source == b.Source && a.Destination == b.Destination
         && a.DestinationPort == b.DestinationPort && (a.SourcePort == 0 || b.SourcePort == 0 || a.SourcePort == b.SourcePort);
-
-    private static bool SameZone(Connection a, Connection b) => a.Zone == b.Zone;
 
     /// <summary>Drops expectations that timed out or whose master is gone (nf_ct_remove_expectations).</summary>
     private void PruneExpectationsLocked(uint now)

@@ -78,7 +78,7 @@ internal static class FtpHelper
                         ? Search(data, "EPRT"u8, (byte)' ', (byte)'\r', Kind.Eprt, ct, out cmd)
                         : Search(data, "229 "u8, (byte)'(', (byte)')', Kind.Epsv, ct, out cmd);
                 if (found < 0) return false; // "partial matching": dropped, the line-end record is not updated
-                if (found > 0) keep = Expect(table, ct, helper, dir, cmd);
+                if (found > 0) keep = Expect(table, ct, dir, cmd);
             }
             if (endsInNewline) UpdateNewlineSeq(helper, nextSeq, dir);
         }
@@ -207,9 +207,12 @@ internal static class FtpHelper
         }
         else
         {
+            // An IPv6 address in text is at most 45 characters (in6_pton's limit in effect).
             length = data[3..].IndexOf(delim);
-            if (length <= 0 || !System.Net.IPAddress.TryParse(System.Text.Encoding.ASCII.GetString(data.Slice(3, length)), out var addr)
-                || addr.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            if (length is <= 0 or > 45) return 0;
+            Span<char> text = stackalloc char[length];
+            for (int k = 0; k < length; k++) text[k] = (char)data[3 + k];
+            if (!System.Net.IPAddress.TryParse(text, out var addr) || addr.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
                 return 0;
             Span<byte> bytes = stackalloc byte[16];
             addr.TryWriteBytes(bytes, out _);
@@ -232,13 +235,13 @@ internal static class FtpHelper
     /// address and port. An address other than the sender's own is not expected (the module's
     /// loose=0: no holes towards third hosts). False when the expectation cannot be added (drop).
     /// </summary>
-    private static bool Expect(ConntrackTable table, Connection ct, ConnHelper helper, int dir, in Command cmd)
+    private static bool Expect(ConntrackTable table, Connection ct, int dir, in Command cmd)
     {
         ref readonly var own = ref dir == 0 ? ref ct.Original : ref ct.Reply;
         if (cmd.Address != own.Source) return true;
         ref readonly var other = ref dir == 0 ? ref ct.Reply : ref ct.Original;
         var tuple = new ConnTuple(other.Version, IpProtocol.Tcp, other.Source, other.Destination, 0, cmd.Port);
-        return table.AddExpectation(ct, helper, tuple, MaxExpected, ExpectTimeout);
+        return table.AddExpectation(ct, tuple, MaxExpected, ExpectTimeout);
     }
 
     private static bool FindNewlineSeq(ConnHelper h, uint seq, int dir)

@@ -28,7 +28,7 @@ public sealed class Reject6TargetCompiler : TargetCompiler<Reject6Target>
                 _ => 0, // icmp6-echoreply: the kernel's ip6t_REJECT ignores it
             };
             if (length > 0) queue.Commit(length, p, fromSocket: with != Reject6With.TcpReset);
-            if (length > 0 && with == Reject6With.TcpReset && !p.Untracked) ctx.State.Conntrack.SetClosing(p.Conn);
+            if (length > 0 && with == Reject6With.TcpReset) ctx.State.Conntrack.SetClosing(p.Conn);
             return TargetVerdict.Drop;
         }
     }

@@ -42,7 +42,7 @@ public sealed class CompiledRejectTarget(RejectWith with, IcmpRateLimiter limite
             ? RejectReplies.TcpReset(p, ctx.State.Network, buffer)
             : code >= 0 ? RejectReplies.Unreachable(p, (byte)code, ctx.State.Network, limiter, buffer) : 0;
         if (length > 0) queue.Commit(length, p, fromSocket: with != RejectWith.TcpReset);
-        if (length > 0 && with == RejectWith.TcpReset && !p.Untracked) ctx.State.Conntrack.SetClosing(p.Conn);
+        if (length > 0 && with == RejectWith.TcpReset) ctx.State.Conntrack.SetClosing(p.Conn);
         return TargetVerdict.Drop;
     }
 }
