@@ -535,6 +535,19 @@ public sealed class ConntrackTable
         }
     }
 
+    /// <summary>
+    /// nf_ct_get_tuplepr: the tuple of a packet as it travels (not inverted), false when none can be
+    /// built (a non-first fragment, a broken or truncated header). What connlimit counts a packet by
+    /// when conntrack has not seen it yet.
+    /// </summary>
+    public static bool TryGetTuple(Packet p, out ConnTuple tuple)
+    {
+        tuple = default;
+        ref readonly var info = ref p.Info;
+        var packet = p.Bytes[..Math.Max(Math.Min(p.Length, info.TotalLength), 0)];
+        return L4Offset(packet, info, out int dataoff, out byte protonum) && GetTuple(packet, info.Version, dataoff, protonum, out tuple);
+    }
+
     /// <summary>get_l4proto: where the transport header starts; false for non-first fragments and broken headers.</summary>
     private static bool L4Offset(ReadOnlySpan<byte> packet, in PacketInfo info, out int dataoff, out byte protonum)
     {

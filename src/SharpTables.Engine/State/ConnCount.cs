@@ -15,16 +15,17 @@ namespace SharpTables.Engine.State;
 /// counts 0, which makes connlimit drop the packet;</item>
 /// <item>a list already walked in the current jiffy takes new (unconfirmed) connections without
 /// walking it again, until 64 have been added that way;</item>
-/// <item>a packet without a conntrack entry is counted by its own tuple; since nothing tracks that
-/// tuple, the next walk drops it again.</item>
+/// <item>a packet that has no conntrack entry yet (connlimit in raw PREROUTING or OUTPUT) is
+/// counted by its own tuple, and the entry conntrack has for that tuple, in either direction,
+/// stands in for its own. So a packet of an ASSURED connection adds nothing there either, and one
+/// whose connection is already in TIME_WAIT finds it closed, counts 0 and is dropped;</item>
+/// <item>a tuple that nothing tracks is dropped again by the next walk.</item>
 /// </list>
 /// The kernel's rb-trees (256 slots, random hash) become a dictionary plus 256 slot chains that
 /// only steer which empty lists are freed when a new key is inserted. A listed connection is
 /// looked up by its tuple in the conntrack table on every walk, as find_or_evict does (the entry
 /// that made it may be long gone, or a new one may carry the same tuple). One CPU is assumed: an
-/// entry whose connection cannot be found is dropped at once. No lookup of a packet's tuple in
-/// the conntrack table is done for packets without <see cref="Packet.Conn"/>; such packets count
-/// as if no entry existed. Arrays grow by doubling and are reused, so the packet path allocates
+/// entry whose connection cannot be found is dropped at once. Arrays grow by doubling and are reused, so the packet path allocates
 /// only when a rule sees more keys or connections than ever before.
 /// </summary>
 public sealed class ConnCount(EngineClock clock, ConntrackTable conntrack)
@@ -78,9 +79,22 @@ public sealed class ConnCount(EngineClock clock, ConntrackTable conntrack)
     /// </summary>
     public uint Count(Packet p, UInt128 address)
     {
-        if (!TupleOf(p, out var tuple)) return 0;
-        var ct = p.Conn;
-        ushort zone = ct?.Zone ?? 0;
+        // get_ct_or_tuple_from_skb: the packet's own entry and its original tuple, or else the
+        // packet's tuple and the entry conntrack has for it (raw PREROUTING runs before conntrack).
+        Connection? ct = p.Conn;
+        ConnTuple tuple;
+        ushort zone;
+        if (ct != null)
+        {
+            tuple = ct.Original;
+            zone = ct.Zone;
+        }
+        else
+        {
+            if (!ConntrackTable.TryGetTuple(p, out tuple)) return 0;
+            zone = p.Zone;
+            ct = conntrack.Find(tuple, zone, out _);
+        }
         var key = new Key(address, zone);
         lock (_lock)
         {
@@ -272,39 +286,5 @@ public sealed class ConnCount(EngineClock clock, ConntrackTable conntrack)
         node.Count--;
         _conns[c] = new Conn { Next = _connFree };
         _connFree = c;
-    }
-
-    /// <summary>
-    /// nf_ct_get_tuplepr for a packet without a conntrack entry: addresses, protocol and ports
-    /// (ICMP: identifier and type/code, as <see cref="ConnTuple"/> stores them). False when the
-    /// kernel could not build one: a non-first fragment or a truncated transport header.
-    /// </summary>
-    private static bool TupleOf(Packet p, out ConnTuple tuple)
-    {
-        tuple = default;
-        if (p.Conn != null)
-        {
-            tuple = p.Conn.Original;
-            return true;
-        }
-        ref readonly var info = ref p.Info;
-        if (info.Version == 0 || info.IsFragment || info.TransportOffset < 0) return false;
-        var t = p.Bytes[info.TransportOffset..Math.Min(p.Length, info.TotalLength)];
-        ushort a = 0, b = 0;
-        switch (info.Protocol)
-        {
-            case IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.UdpLite or IpProtocol.Sctp or IpProtocol.Dccp:
-                if (t.Length < 4) return false;
-                a = (ushort)(t[0] << 8 | t[1]);
-                b = (ushort)(t[2] << 8 | t[3]);
-                break;
-            case IpProtocol.Icmp or IpProtocol.Icmpv6:
-                if (t.Length < 8) return false;
-                a = (ushort)(t[4] << 8 | t[5]);
-                b = (ushort)(t[0] << 8 | t[1]);
-                break;
-        }
-        tuple = new ConnTuple(info.Version, info.Protocol, info.Source, info.Destination, a, b);
-        return true;
     }
 }

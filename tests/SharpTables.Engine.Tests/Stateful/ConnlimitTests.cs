@@ -249,6 +249,34 @@ public class ConnlimitTests
     }
 
     [Fact]
+    public void Before_conntrack_a_packet_is_counted_by_the_entry_its_tuple_finds()
+    {
+        // Differential corpus (seed31005-b0234 case 13, raw PREROUTING, "--connlimit-upto 1
+        // --connlimit-saddr"): packets of a forwarded connection reach the rule before conntrack, so
+        // nf_conncount looks their tuple up itself. Through the close the rule matched; a data
+        // packet after the last ACK found the entry in TIME_WAIT, which emptied the list, and the
+        // kernel dropped it without counting the rule.
+        var k = new StatefulKit();
+        var m = k.Compile<ConnlimitMatch>("-m connlimit --connlimit-upto 1 --connlimit-mask 32 --connlimit-saddr");
+        void Raw(byte flags) => k.Tcp("198.51.100.33", "203.0.113.33", 23903, 22, flags: flags); // Conn stays null
+        Raw(0x02);
+        Assert.True(k.Run(m));
+        var ct = Track(k, ConnStatus.None, TcpConntrackState.SynSent);
+        Confirm(k, ct, ConnStatus.SeenReply | ConnStatus.Assured);
+        ct.TcpState = TcpConntrackState.LastAck;
+        k.AdvanceJiffies(17);
+        Raw(0x10);
+        Assert.True(k.Run(m, out bool hotdrop)); // the listed connection is still open: 1
+        Assert.False(hotdrop);
+
+        ct.TcpState = TcpConntrackState.TimeWait;
+        k.AdvanceJiffies(16);
+        Raw(0x18);
+        Assert.False(k.Run(m, out hotdrop));
+        Assert.True(hotdrop);
+    }
+
+    [Fact]
     public void Counting_known_connections_does_not_allocate()
     {
         var k = new StatefulKit();
