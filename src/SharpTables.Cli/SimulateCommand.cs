@@ -17,7 +17,7 @@ internal static class SimulateCommand
     public const string Usage = """
         Usage: sharptables simulate [--rules FILE] [--rules6 FILE] --scenario FILE.jsonl [--json] [--trace]
                                     [--topology-from ORACLE_RESULT.json] [--settle-ms MS] [--isn N]
-                                    [--isn-flip LINE[,LINE...]]
+                                    [--isn-flip LINE[,LINE...]] [--clock-phase MS]
                sharptables simulate [--rules FILE] [--rules6 FILE] --pcap CAPTURE [--local ADDR[,ADDR...]]
                                     [--in-iface IF] [--out-iface IF] [--write-accepted FILE.pcap]
                                     [--summary] [--trace] [--json]
@@ -33,6 +33,7 @@ internal static class SimulateCommand
         double settle = 30;
         uint isn = ScenarioOptions.DefaultIsnBase;
         var isnFlip = new HashSet<int>();
+        double phase = 0;
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
@@ -49,6 +50,12 @@ internal static class SimulateCommand
                     foreach (var line in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                         isnFlip.Add(int.TryParse(line, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int l) && l > 0
                             ? l : throw new UsageException($"option {a}: {line} is not a scenario line number"));
+                    break;
+                case "--clock-phase":
+                    string ms = Next();
+                    phase = double.TryParse(ms, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double v)
+                            && v < 1000.0 / SharpTables.Engine.EngineClock.Hz
+                        ? v : throw new UsageException($"option {a}: {ms} is not a time in ms within one jiffy (0 to 4)");
                     break;
                 case "--pcap": pcap = Next(); break;
                 case "--local":
@@ -78,6 +85,7 @@ internal static class SimulateCommand
             SettleMs = settle,
             IsnBase = isn,
             IsnFlipLines = isnFlip,
+            ClockPhaseMs = phase,
             Trace = trace ? (n, s) => traces.Add((n, s)) : null,
         });
         var result = runner.Run();

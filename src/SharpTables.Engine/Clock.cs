@@ -18,10 +18,17 @@ public sealed class EngineClock
 
     /// <param name="time">The time source; <see cref="TimeProvider.System"/> for live use, a manual one in tests.</param>
     /// <param name="bootJiffies">Jiffies at the moment the clock is created (default INITIAL_JIFFIES, i.e. "just booted").</param>
-    public EngineClock(TimeProvider time, ulong bootJiffies = InitialJiffies)
+    /// <param name="phase">
+    /// How far into its first jiffy the clock is created (0 to one jiffy, 4 ms): where the jiffy
+    /// boundaries fall relative to the time source. A kernel's is arbitrary, and code that counts
+    /// whole jiffies (the ICMP redirect back-off) can decide differently for the same packet times.
+    /// </param>
+    public EngineClock(TimeProvider time, ulong bootJiffies = InitialJiffies, TimeSpan phase = default)
     {
+        if (phase < TimeSpan.Zero || phase >= TimeSpan.FromTicks(TimeSpan.TicksPerSecond / Hz))
+            throw new ArgumentOutOfRangeException(nameof(phase), "the phase lies within one jiffy");
         _time = time;
-        _start = time.GetTimestamp();
+        _start = time.GetTimestamp() - (long)((Int128)phase.Ticks * time.TimestampFrequency / TimeSpan.TicksPerSecond);
         _bootJiffies = bootJiffies;
     }
 

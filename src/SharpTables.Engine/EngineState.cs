@@ -10,9 +10,10 @@ namespace SharpTables.Engine;
 /// </summary>
 public sealed class EngineState
 {
-    public EngineState(TimeProvider? time = null, HostNetwork? network = null, ConntrackOptions? conntrack = null)
+    /// <param name="clockPhase">Where the clock's jiffy boundaries fall (<see cref="EngineClock"/>'s phase).</param>
+    public EngineState(TimeProvider? time = null, HostNetwork? network = null, ConntrackOptions? conntrack = null, TimeSpan clockPhase = default)
     {
-        Clock = new EngineClock(time ?? TimeProvider.System);
+        Clock = new EngineClock(time ?? TimeProvider.System, phase: clockPhase);
         Network = network ?? new HostNetwork();
         Conntrack = new ConntrackTable(Clock, conntrack ?? new ConntrackOptions());
         Nat = new NatService(this);

@@ -30,6 +30,12 @@ public sealed class ScenarioOptions
     /// reported in the result's <c>isn_lines</c>.
     /// </summary>
     public IReadOnlySet<int> IsnFlipLines { get; init; } = new HashSet<int>();
+    /// <summary>
+    /// Where the fw's jiffy boundaries fall, in ms into the first jiffy (--clock-phase, 0 to 4):
+    /// the recorded times do not tell, and the kernel's whole-jiffy back-offs (ICMP redirects)
+    /// can decide differently for packets a few ms apart.
+    /// </summary>
+    public double ClockPhaseMs { get; init; }
     /// <summary>The first initial sequence number a simulated stack chooses unless told otherwise.</summary>
     public const uint DefaultIsnBase = 0x10000000;
 }
@@ -79,7 +85,7 @@ public sealed class ScenarioRunner : IEngineObserver
         _topo = _options.OracleResult is JsonElement r ? Topology.FromOracleResult(r, router) : new Topology { Router = router };
         if (_options.OracleResult is JsonElement res) ReadTimes(res);
         var net = _topo.BuildFirewall();
-        var state = new EngineState(_time, net) { Observer = this };
+        var state = new EngineState(_time, net, clockPhase: TimeSpan.FromMilliseconds(_options.ClockPhaseMs)) { Observer = this };
         _v4 = ipv4;
         _v6 = ipv6;
         _engine = new NetfilterEngine(state, CompiledRuleset.Compile(state, ipv4, ipv6));

@@ -180,7 +180,7 @@ public class SimulatorTests
             copy["isn_lines"] = new JsonArray(isnLines.Select(l => (JsonNode)l).ToArray());
             return copy.ToJsonString();
         }
-        static string? Flips(string[] args) => args.Contains("--isn-flip") ? args[^1] : null;
+        static string? Flips(string[] args) => Option(args, "--isn-flip");
         int[] isn = [ofCase[0], ofCase[1], Line(other)];
 
         // Two connections of one case: the kernel's draws put the first in the usual half and the
@@ -198,17 +198,19 @@ public class SimulatorTests
         Assert.Equal([null, $"{ofCase[0]}", $"{ofCase[1]}", $"{ofCase[1]}"], calls);
         Assert.Equal(["--isn-flip", $"{ofCase[0]},{ofCase[1]}"], Simulator.Arguments(dir, [ofCase[0], ofCase[1]])[^2..]);
 
-        // No combination of halves helps: the first run's disagreement stands, after 2^2 - 1 more runs.
+        // No combination of halves helps: the first run's disagreement stands, after 2^2 - 1 more
+        // runs and one at each jiffy phase (which try no flips).
         calls.Clear();
         var always = new Simulator(args => { calls.Add(Flips(args)); return (0, Result(isn, lines[0]!), ""); });
         Assert.Equal("verdict", Assert.Single(Report(always, dir).Mismatches).Kind);
-        Assert.Equal(4, calls.Count);
+        Assert.Equal(4 + BatchReport.ClockPhasesMs.Length, calls.Count);
+        Assert.All(calls.Skip(4), Assert.Null);
 
-        // A case whose lines chose no ISN is not simulated again.
+        // A case whose lines chose no ISN is not simulated again with flips.
         calls.Clear();
         var noIsn = new Simulator(args => { calls.Add(Flips(args)); return (0, Result([Line(other)], lines[0]!), ""); });
         Assert.Single(Report(noIsn, dir).Mismatches);
-        Assert.Equal([null], calls);
+        Assert.Equal([null, .. BatchReport.ClockPhasesMs.Select(_ => (string?)null)], calls);
 
         // A choice that mends one case but breaks another in the same run is no agreement: the
         // report is that of the run with the choice.
@@ -218,6 +220,52 @@ public class SimulatorTests
         Assert.Equal((string)other["label"]!, "c" + id);
         Assert.Equal(1, both.IsnDependentCases);
     }
+
+    [Fact]
+    public void A_batch_that_agrees_only_at_another_jiffy_phase_is_judged_there_as_a_whole()
+    {
+        // The kernel's jiffy boundaries are unknown: a redirect back-off counted in jiffies can come
+        // out differently for the same packet times. The judge tries other phases, but one phase must
+        // serve the whole batch, as the kernel had one.
+        string dir = Corpus.Batches()[0];
+        string oracle = File.ReadAllText(Path.Combine(dir, BatchFiles.Oracle));
+        var lines = ((JsonArray)JsonNode.Parse(oracle)!["lines"]!).Where(l => l!["packets"] is JsonArray { Count: > 0 }).ToList();
+        var a = lines[0]!;
+        var b = lines.First(l => (string)l!["label"]! != (string)a["label"]!)!;
+        string Result(params JsonNode[] flipped)
+        {
+            var copy = JsonNode.Parse(oracle)!;
+            foreach (var f in flipped)
+            {
+                var p = ((JsonArray)copy["lines"]!).First(l => (int)l!["line"]! == (int)f["line"]!)!["packets"]![0]!;
+                p["verdict"] = (string)p["verdict"]! == "accepted" ? "dropped" : "accepted";
+            }
+            return copy.ToJsonString();
+        }
+        var phases = new List<string?>();
+
+        // Case a agrees from 2.5 ms on: the batch is judged at 2.5 ms, and no phase after it is tried.
+        var late = new Simulator(args =>
+        {
+            string? ph = Option(args, "--clock-phase");
+            phases.Add(ph);
+            return (0, ph is "2.5" or "3" or "3.5" ? Result() : Result(a), "");
+        });
+        var report = Report(late, dir);
+        Assert.Empty(report.Mismatches);
+        Assert.Equal(2.5, report.ClockPhaseMs);
+        Assert.Contains("jiffy phase of 2.5 ms", report.Render());
+        Assert.Equal([null, "0.5", "1", "1.5", "2", "2.5"], phases);
+
+        // A phase that mends case a but breaks case b is no better: phase 0's disagreement stands.
+        var trade = new Simulator(args => (0, Option(args, "--clock-phase") is null ? Result(a) : Result(b), ""));
+        var traded = Report(trade, dir);
+        Assert.Equal(0, traded.ClockPhaseMs);
+        Assert.Equal((string)a["label"]!, "c" + Assert.Single(traded.ByCase()).Key);
+        Assert.Equal(["--clock-phase", "1.5"], Simulator.Arguments(dir, null, 1.5)[^2..]);
+    }
+
+    private static string? Option(string[] args, string name) => Array.IndexOf(args, name) is int i and >= 0 ? args[i + 1] : null;
 
     private static BatchReport Report(Simulator sim, string dir) => BatchReport.Judge(sim, dir);
 

@@ -153,8 +153,10 @@ internal static class Cli
         int failed = reports.Sum(r => r.FailedCases);
         int mismatches = reports.Sum(r => r.Mismatches.Count);
         int isn = reports.Sum(r => r.IsnDependentCases);
+        int phased = reports.Count(r => r.ClockPhaseMs != 0);
         s_out.WriteLine($"{reports.Count} batches, {cases} cases: {failed} cases with mismatches ({mismatches} mismatches)"
-            + (isn > 0 ? $"; {isn} cases agree with the fw's ISNs in the other half" : ""));
+            + (isn > 0 ? $"; {isn} cases agree with the fw's ISNs in the other half" : "")
+            + (phased > 0 ? $"; {phased} batches judged at another jiffy phase" : ""));
         return mismatches == 0 ? 0 : 1;
     }
 

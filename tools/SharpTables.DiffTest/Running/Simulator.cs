@@ -21,18 +21,22 @@ internal sealed class Simulator(Func<string[], (int Exit, string Stdout, string 
     /// <summary>The repository's ./sharptables script.</summary>
     public static string DefaultPath(string repoRoot) => Path.Combine(repoRoot, "sharptables");
 
-    /// <summary>The simulate command line for a batch directory (with <c>--isn-flip</c> when lines are given).</summary>
-    public static string[] Arguments(string batchDir, IReadOnlyCollection<int>? isnFlip = null) =>
+    /// <summary>
+    /// The simulate command line for a batch directory, with <c>--isn-flip</c> when lines are given
+    /// and <c>--clock-phase</c> when the phase is not 0.
+    /// </summary>
+    public static string[] Arguments(string batchDir, IReadOnlyCollection<int>? isnFlip = null, double clockPhaseMs = 0) =>
     [
         "simulate", "--rules", Path.Combine(batchDir, BatchFiles.Rules), "--scenario", Path.Combine(batchDir, BatchFiles.Scenario),
         "--json", "--topology-from", Path.Combine(batchDir, BatchFiles.Oracle),
         .. isnFlip is { Count: > 0 } ? (string[])["--isn-flip", string.Join(',', isnFlip)] : [],
+        .. clockPhaseMs != 0 ? (string[])["--clock-phase", clockPhaseMs.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [],
     ];
 
     /// <summary>Our result for the batch, or the reason there is none.</summary>
-    public (JsonDocument? Result, string? Error) Run(string batchDir, IReadOnlyCollection<int>? isnFlip = null)
+    public (JsonDocument? Result, string? Error) Run(string batchDir, IReadOnlyCollection<int>? isnFlip = null, double clockPhaseMs = 0)
     {
-        var (exit, stdout, stderr) = run(Arguments(batchDir, isnFlip));
+        var (exit, stdout, stderr) = run(Arguments(batchDir, isnFlip, clockPhaseMs));
         if (exit != 0)
             return (null, $"sharptables simulate exited {exit}: {string.Join(" / ", stderr.Trim().Split('\n').Take(3))}");
         try
