@@ -226,7 +226,7 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
                     SndNxt = NextIsn(), RcvNxt = info.TcpSequence + 1, RequestExpiresMs = Now + RequestLifetimeMs,
                 };
                 ReadSynOptions(packet, info, ns);
-                ns.Ecn = (f & (TcpFlagBits.Ece | TcpFlagBits.Cwr)) == (TcpFlagBits.Ece | TcpFlagBits.Cwr);
+                ns.Ecn = EcnRequested(packet, info, f);
                 _socks[(ns.Local, ns.LocalPort, ns.Remote, ns.RemotePort)] = ns;
                 output.Add(new(Segment(ns, SynAckFlags(ns), SynOptions(mssOnly: false, ns), []), ReplySocket.Request));
                 ns.SndNxt++;
@@ -437,6 +437,19 @@ internal sealed class HostStack(string name, bool quiet, IcmpRateLimiter? icmpLi
         if (s.LastOutOfWindowAnswerMs is double last && now - last >= 0 && now - last < InvalidRateLimitMs) return true;
         s.LastOutOfWindowAnswerMs = now;
         return false;
+    }
+
+    /// <summary>
+    /// tcp_ecn_create_request with tcp_ecn=2: a SYN asks for ECN with ECE and CWR, but RFC 3168 SYNs
+    /// are not ECN-capable themselves, so one with ECT or CE in its TOS/traffic class is granted it
+    /// only when it also sets a reserved header bit (res1, the three bits above AE).
+    /// </summary>
+    private static bool EcnRequested(ReadOnlySpan<byte> packet, in PacketInfo info, byte flags)
+    {
+        if ((flags & (TcpFlagBits.Ece | TcpFlagBits.Cwr)) != (TcpFlagBits.Ece | TcpFlagBits.Cwr)) return false;
+        bool ect = (info.Tos & 3) != 0;
+        bool res1 = (packet[info.TransportOffset + 12] & 0x0e) != 0;
+        return !ect || res1;
     }
 
     /// <summary>A listener's SYN-ACK: with ECE when the SYN asked for ECN (tcp_ecn_make_synack).</summary>
