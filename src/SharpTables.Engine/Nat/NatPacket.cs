@@ -108,6 +108,16 @@ internal static class NatPacket
                 }
                 return true;
             }
+            case IpProtocol.Gre:
+            {
+                // gre_manip_pkt wants the first 8 bytes of a PPTP header writable before it looks at
+                // anything, so a GRE packet (any version, either manip) shorter than that is dropped.
+                // Only a destination manip of version 1 (PPTP) changes a field: the call id.
+                if (buffer.Length < hdroff + 8) return false;
+                var h = buffer[hdroff..];
+                if (!src && (h[1] & 7) == 1) BinaryPrimitives.WriteUInt16BigEndian(h[6..], target.DestinationPort);
+                return true;
+            }
             default:
                 return true;
         }

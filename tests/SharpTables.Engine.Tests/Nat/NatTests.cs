@@ -150,12 +150,51 @@ public class NatTests
     }
 
     [Fact]
-    public void Masquerade_without_an_address_drops()
+    public void Masquerade_out_of_an_interface_without_an_address_borrows_one_and_drops_only_when_the_host_has_none()
     {
+        // Checked in a netns of our own (veth d1 10.9.0.1/24, veth d2 without an address, a route
+        // out of d2, "-o d2 -j MASQUERADE"): a packet from 172.16.5.5 left d2 as 10.9.0.1.
+        // inet_select_addr falls back to the first global address of any interface.
         var h = new Harness();
         var bare = h.Network.Add("eth2");
         var masq = h.NatRule("POSTROUTING", "-j", "MASQUERADE");
-        Assert.False(h.Forward(Udp(Client, Backend, 40400, 53), h.Eth0, bare, post: masq));
+        Assert.True(h.Forward(Udp(Client, Backend, 40400, 53), h.Eth0, bare, post: masq));
+        Assert.Equal(Ip("198.51.100.1"), (uint)h.P.Info.Source);
+
+        h.Eth0.IPv4.Clear();
+        h.Eth1.IPv4.Clear();
+        Assert.False(h.Forward(Udp(Client, Backend, 40401, 53), h.Eth0, bare, post: masq)); // "eth2 ate my IP address"
+    }
+
+    [Fact]
+    public void Gre_shorter_than_a_pptp_header_cannot_be_natted_and_is_dropped()
+    {
+        // Differential corpus (seed31006-b0135 case 5): a bare IP header with protocol 47, sent by
+        // the host and DNATed in nat OUTPUT, never reached filter OUTPUT (sendto: EPERM).
+        // gre_manip_pkt needs 8 bytes of GRE before it rewrites anything.
+        var h = new Harness();
+        var masq = h.NatRule("POSTROUTING", "-o", "eth1", "-j", "MASQUERADE");
+        Assert.False(h.Forward(Ipv4Packet(Client, Backend, IpProtocol.Gre, [], -1), h.Eth0, h.Eth1, post: masq));
+        Assert.False(h.Forward(Ipv4Packet(Client, Backend, IpProtocol.Gre, [0x00, 0x00, 0x08, 0x00], -1), h.Eth0, h.Eth1, post: masq));
+
+        // A GREv1 (PPTP) packet with its header is NATed; the source manip leaves the call id alone.
+        byte[] pptp = [0x30, 0x01, 0x88, 0x0b, 0x00, 0x00, 0x12, 0x34];
+        Assert.True(h.Forward(Ipv4Packet(Client, Backend, IpProtocol.Gre, pptp, -1), h.Eth0, h.Eth1, post: masq));
+        Assert.Equal(Ip("203.0.113.1"), (uint)h.P.Info.Source);
+        Assert.Equal(0x1234, BinaryPrimitives.ReadUInt16BigEndian(h.P.Bytes[26..]));
+    }
+
+    [Fact]
+    public void Masquerade_out_of_lo_takes_the_first_global_address_of_the_host()
+    {
+        // Differential corpus (seed31006-b0072): a packet the host sent to itself over lo, masqueraded
+        // by "! -o eth1 -j MASQUERADE", still matched "-s 198.51.100.0/24" in INPUT. 127.0.0.1 has
+        // host scope, so inet_select_addr passes over it to eth0's address.
+        var h = new Harness();
+        var lo = h.Network.Find("lo")!;
+        var masq = h.NatRule("POSTROUTING", "!", "-o", "eth1", "-j", "MASQUERADE");
+        Assert.True(h.Forward(Udp("198.51.100.186", "198.51.100.1", 123, 9999), h.Eth0, lo, post: masq));
+        Assert.Equal(Ip("198.51.100.1"), (uint)h.P.Info.Source);
     }
 
     [Fact]
