@@ -118,7 +118,7 @@ public sealed class NatService(EngineState state)
 
     /// <summary>
     /// nf_nat_masquerade_ipv4/ipv6: source NAT to the address the out interface would use for the
-    /// destination (inet_select_addr: the first address whose subnet holds it, else the first).
+    /// destination (see <see cref="SelectAddress"/>).
     /// </summary>
     public TargetVerdict Masquerade(Packet p, in NatRangeSpec range)
     {
@@ -149,20 +149,41 @@ public sealed class NatService(EngineState state)
         return SetupInfo(ct, r, NatManip.Destination);
     }
 
-    private static UInt128? SelectAddress(NetInterface? iface, byte version, UInt128 destination)
+    /// <summary>
+    /// inet_select_addr(out, nexthop, RT_SCOPE_UNIVERSE): among the out interface's addresses of
+    /// global scope, the first whose subnet holds the destination, else the first. Loopback
+    /// addresses have host scope and never qualify, so a packet masqueraded out of lo takes the
+    /// first global address of any interface, in interface order (lo, then eth0, ...). IPv6 takes
+    /// the same shape, an approximation of ipv6_dev_get_saddr for the host's few addresses.
+    /// </summary>
+    private UInt128? SelectAddress(NetInterface? iface, byte version, UInt128 destination)
     {
         if (iface == null) return null;
+        if (SelectOn(iface, version, destination) is { } a) return a;
+        foreach (var other in State.Network.Interfaces)
+            if (SelectOn(other, version, null) is { } b) return b;
+        return null;
+    }
+
+    private static UInt128? SelectOn(NetInterface iface, byte version, UInt128? destination)
+    {
         var list = version == 4 ? iface.IPv4 : iface.IPv6;
         int bits = version == 4 ? 32 : 128;
+        UInt128? first = null;
         foreach (var (a, prefix) in list)
         {
-            if (prefix <= 0) continue;
+            if (HostScope(version, a)) continue;
+            if (destination is not { } d || prefix <= 0) return a;
             UInt128 all = version == 4 ? uint.MaxValue : UInt128.MaxValue;
             UInt128 mask = (all << (bits - prefix)) & all;
-            if ((a & mask) == (destination & mask)) return a;
+            if ((a & mask) == (d & mask)) return a;
+            first ??= a;
         }
-        return list.Count > 0 ? list[0].Address : null;
+        return first;
     }
+
+    /// <summary>127.0.0.0/8 and ::1: addresses of host scope.</summary>
+    private static bool HostScope(byte version, UInt128 a) => version == 4 ? (uint)a >> 24 == 127 : a == UInt128.One;
 
     /// <summary>get_unique_tuple.</summary>
     private ConnTuple UniqueTuple(in ConnTuple orig, in NatRangeSpec range, Connection ct, NatManip manip)
