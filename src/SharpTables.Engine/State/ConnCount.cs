@@ -25,8 +25,9 @@ namespace SharpTables.Engine.State;
 /// only steer which empty lists are freed when a new key is inserted. A listed connection is
 /// looked up by its tuple in the conntrack table on every walk, as find_or_evict does (the entry
 /// that made it may be long gone, or a new one may carry the same tuple). One CPU is assumed: an
-/// entry whose connection cannot be found is dropped at once. Arrays grow by doubling and are reused, so the packet path allocates
-/// only when a rule sees more keys or connections than ever before.
+/// entry whose connection cannot be found is dropped at once. Arrays grow by doubling and are
+/// reused, so the packet path allocates only when a rule sees more keys or connections than ever
+/// before.
 /// </summary>
 public sealed class ConnCount(EngineClock clock, ConntrackTable conntrack)
 {
