@@ -164,8 +164,15 @@ public sealed class ScenarioRunner : IEngineObserver
         var lines = new JsonArray();
         int n = 0;
         var before = Snapshot();
+        // The clock only moves forward, so the estimated pauses (settle, snapshot, burst interval)
+        // are taken only where the oracle's result does not give the next time: otherwise a run
+        // without per-line snapshots, whose lines are closer than the estimate, would leave our
+        // clock ever further ahead of the kernel's, and bursts would keep their nominal spacing.
+        var timedLines = _items.Where(i => i.Type != "listen" && _lineTimes.ContainsKey(i.Line)).Select(i => i.Line).ToHashSet();
+        int index = -1;
         foreach (var it in _items)
         {
+            index++;
             if (it.Type == "listen") continue;
             if (it.Type == "sleep")
             {
@@ -186,14 +193,14 @@ public sealed class ScenarioRunner : IEngineObserver
                 var packets = new JsonArray();
                 for (int k = 0; k < count; k++)
                 {
-                    if (k > 0 && it.Has("interval_ms")) _time.AdvanceMilliseconds(it.Num("interval_ms", 0));
                     n++;
                     if (_packetTimes.TryGetValue(n, out var pt)) AdvanceTo(pt);
+                    else if (k > 0 && it.Has("interval_ms")) _time.AdvanceMilliseconds(it.Num("interval_ms", 0));
                     packets.Add(SendScenarioPacket(it, n));
-                    _time.AdvanceMilliseconds(0.3);
+                    if (!_packetTimes.ContainsKey(n + 1)) _time.AdvanceMilliseconds(0.3);
                 }
                 rec["packets"] = packets;
-                _time.AdvanceMilliseconds(it.Num("settle_ms", _options.SettleMs));
+                if (!NextLineTimed(index, timedLines)) _time.AdvanceMilliseconds(it.Num("settle_ms", _options.SettleMs));
             }
             else
             {
@@ -205,16 +212,28 @@ public sealed class ScenarioRunner : IEngineObserver
                     string result = connect["result"]!.GetValue<string>();
                     rec["expect_ok"] = result == exp || (exp == "fail" && result != "connected");
                 }
-                _time.AdvanceMilliseconds(it.Num("settle_ms", Math.Max(_options.SettleMs, 100)));
+                if (!NextLineTimed(index, timedLines)) _time.AdvanceMilliseconds(it.Num("settle_ms", Math.Max(_options.SettleMs, 100)));
             }
             var after = Snapshot();
             rec["counter_changes"] = Diff(before, after);
             before = after;
             rec["log"] = new JsonArray(_log.Skip(logStart).Select(l => (JsonNode)l.Text).ToArray());
-            _time.AdvanceMilliseconds(_options.SnapshotMs);
+            if (!NextLineTimed(index, timedLines)) _time.AdvanceMilliseconds(_options.SnapshotMs);
             lines.Add(rec);
         }
         return Result(lines);
+    }
+
+    /// <summary>Whether the next line that runs (not a listener or a sleep) has a time in the oracle's result.</summary>
+    private bool NextLineTimed(int index, HashSet<int> timedLines)
+    {
+        for (int i = index + 1; i < _items.Count; i++)
+        {
+            var next = _items[i];
+            if (next.Type == "listen") continue;
+            return next.Type != "sleep" && timedLines.Contains(next.Line);
+        }
+        return false;
     }
 
     private JsonObject SendScenarioPacket(ScenarioItem it, int n)
