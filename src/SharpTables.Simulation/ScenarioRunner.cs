@@ -168,7 +168,6 @@ public sealed class ScenarioRunner : IEngineObserver
         // are taken only where the oracle's result does not give the next time: otherwise a run
         // without per-line snapshots, whose lines are closer than the estimate, would leave our
         // clock ever further ahead of the kernel's, and bursts would keep their nominal spacing.
-        var timedLines = _items.Where(i => i.Type != "listen" && _lineTimes.ContainsKey(i.Line)).Select(i => i.Line).ToHashSet();
         int index = -1;
         foreach (var it in _items)
         {
@@ -200,7 +199,7 @@ public sealed class ScenarioRunner : IEngineObserver
                     if (!_packetTimes.ContainsKey(n + 1)) _time.AdvanceMilliseconds(0.3);
                 }
                 rec["packets"] = packets;
-                if (!NextLineTimed(index, timedLines)) _time.AdvanceMilliseconds(it.Num("settle_ms", _options.SettleMs));
+                if (!NextLineTimed(index)) _time.AdvanceMilliseconds(it.Num("settle_ms", _options.SettleMs));
             }
             else
             {
@@ -212,26 +211,26 @@ public sealed class ScenarioRunner : IEngineObserver
                     string result = connect["result"]!.GetValue<string>();
                     rec["expect_ok"] = result == exp || (exp == "fail" && result != "connected");
                 }
-                if (!NextLineTimed(index, timedLines)) _time.AdvanceMilliseconds(it.Num("settle_ms", Math.Max(_options.SettleMs, 100)));
+                if (!NextLineTimed(index)) _time.AdvanceMilliseconds(it.Num("settle_ms", Math.Max(_options.SettleMs, 100)));
             }
             var after = Snapshot();
             rec["counter_changes"] = Diff(before, after);
             before = after;
             rec["log"] = new JsonArray(_log.Skip(logStart).Select(l => (JsonNode)l.Text).ToArray());
-            if (!NextLineTimed(index, timedLines)) _time.AdvanceMilliseconds(_options.SnapshotMs);
+            if (!NextLineTimed(index)) _time.AdvanceMilliseconds(_options.SnapshotMs);
             lines.Add(rec);
         }
         return Result(lines);
     }
 
     /// <summary>Whether the next line that runs (not a listener or a sleep) has a time in the oracle's result.</summary>
-    private bool NextLineTimed(int index, HashSet<int> timedLines)
+    private bool NextLineTimed(int index)
     {
         for (int i = index + 1; i < _items.Count; i++)
         {
             var next = _items[i];
             if (next.Type == "listen") continue;
-            return next.Type != "sleep" && timedLines.Contains(next.Line);
+            return next.Type != "sleep" && _lineTimes.ContainsKey(next.Line);
         }
         return false;
     }
