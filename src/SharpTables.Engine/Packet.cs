@@ -105,6 +105,8 @@ public sealed class Packet
     public bool Reparse() => PacketParser.Parse(Bytes, out Info);
 
     public ReadOnlySpan<byte> Bytes => Buffer.AsSpan(0, Length);
+    /// <summary>The bytes up to the IP header's total length, as the kernel trims the skb on receive (none when that length is unusable).</summary>
+    public ReadOnlySpan<byte> IpBytes => Buffer.AsSpan(0, Math.Max(Math.Min(Length, Info.TotalLength), 0));
     public Span<byte> WritableBytes => Buffer.AsSpan(0, Length);
 
     /// <summary>Sets the link-layer header (14 bytes: destination MAC, source MAC, ethertype).</summary>

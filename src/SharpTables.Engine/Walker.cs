@@ -124,7 +124,7 @@ public sealed partial class NetfilterEngine
         p.Out = net.Route(p.Info.Version, p.Info.Destination);
         // __mkroute_output refuses a loopback source on any device but lo (-EINVAL): a reply from
         // 127.0.0.1 (to a packet REDIRECTed there in OUTPUT) to an outside address never leaves.
-        if (p.Info.Version == 4 && (uint)p.Info.Source >> 24 == 127 && p.Out is { IsLoopback: false })
+        if (p.Info.Version == 4 && Ipv4.IsLoopback((uint)p.Info.Source) && p.Out is { IsLoopback: false })
             return decider.Result(Verdict.Drop, Hook.Output, p, noRule: true);
         // A locally generated skb starts with pkt_type 0 (PACKET_HOST), which is what -m pkttype
         // sees in OUTPUT and POSTROUTING; PACKET_OUTGOING exists only for packet sockets' copies.

@@ -79,6 +79,9 @@ public static class Ipv4
     public static string Format(uint address) =>
         $"{address >> 24}.{(address >> 16) & 0xff}.{(address >> 8) & 0xff}.{address & 0xff}";
 
+    /// <summary>127.0.0.0/8: loopback addresses, of host scope.</summary>
+    public static bool IsLoopback(uint address) => address >> 24 == 127;
+
     /// <summary>The mask with <paramref name="prefixLength"/> leading one bits.</summary>
     public static uint MaskFromPrefix(int prefixLength) =>
         prefixLength <= 0 ? 0u : prefixLength >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefixLength);

@@ -116,8 +116,7 @@ public sealed class ConntrackTable
         uint now = Clock.Jiffies32;
         ref readonly var info = ref p.Info;
 
-        int len = Math.Min(p.Length, info.TotalLength);
-        var packet = p.Bytes[..Math.Max(len, 0)];
+        var packet = p.IpBytes;
         if (!L4Offset(packet, info, out int dataoff, out byte protonum)) return true;
 
         bool verify = Options.Checksum && p.Hook == Hook.PreRouting;
@@ -295,8 +294,7 @@ public sealed class ConntrackTable
     {
         // Only the FTP helper is ever attached (ConnHelper.Implemented); an untracked packet has no entry.
         if (p.Conn is not { Helper: { } helper } ct || p.CtInfo == CtInfo.RelatedReply) return true;
-        int len = Math.Min(p.Length, p.Info.TotalLength);
-        return FtpHelper.Help(this, ct, helper, p.Bytes[..Math.Max(len, 0)], p.Info, p.CtInfo);
+        return FtpHelper.Help(this, ct, helper, p.IpBytes, p.Info, p.CtInfo);
     }
 
     /// <summary>
@@ -543,9 +541,8 @@ public sealed class ConntrackTable
     public static bool TryGetTuple(Packet p, out ConnTuple tuple)
     {
         tuple = default;
-        ref readonly var info = ref p.Info;
-        var packet = p.Bytes[..Math.Max(Math.Min(p.Length, info.TotalLength), 0)];
-        return L4Offset(packet, info, out int dataoff, out byte protonum) && GetTuple(packet, info.Version, dataoff, protonum, out tuple);
+        var packet = p.IpBytes;
+        return L4Offset(packet, p.Info, out int dataoff, out byte protonum) && GetTuple(packet, p.Info.Version, dataoff, protonum, out tuple);
     }
 
     /// <summary>get_l4proto: where the transport header starts; false for non-first fragments and broken headers.</summary>

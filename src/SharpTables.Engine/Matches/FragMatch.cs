@@ -23,7 +23,7 @@ public sealed class FragMatchCompiler : MatchCompiler<FragMatch>
         public override bool Matches(Packet p, ref bool hotdrop)
         {
             if (!p.Info.IsIPv6) return false;
-            var bytes = p.Bytes[..Math.Min(p.Length, p.Info.TotalLength)];
+            var bytes = p.IpBytes;
             var walk = new Ipv6ExtensionHeaderEnumerator(bytes);
             while (walk.MoveNext())
             {

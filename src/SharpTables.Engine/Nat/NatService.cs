@@ -183,7 +183,7 @@ public sealed class NatService(EngineState state)
     }
 
     /// <summary>127.0.0.0/8 and ::1: addresses of host scope.</summary>
-    private static bool HostScope(byte version, UInt128 a) => version == 4 ? (uint)a >> 24 == 127 : a == UInt128.One;
+    private static bool HostScope(byte version, UInt128 a) => version == 4 ? Ipv4.IsLoopback((uint)a) : a == UInt128.One;
 
     /// <summary>get_unique_tuple.</summary>
     private ConnTuple UniqueTuple(in ConnTuple orig, in NatRangeSpec range, Connection ct, NatManip manip)
